@@ -15,12 +15,9 @@ import gzip
 import hashlib
 import logging
 import os
-import tempfile
-import urllib.request
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.client import HTTPException
 from pathlib import Path
 
 import numpy as np
@@ -85,18 +82,12 @@ def get_data_home(data_home=None) -> Path:
 
 def candidate_homes(data_home=None) -> list[Path]:
     """Return the folders searched for data, in order, without duplicates."""
-    homes = []
-    if data_home is not None:
-        homes.append(Path(data_home).expanduser())
+    homes = [Path(data_home).expanduser()] if data_home is not None else []
     env = os.environ.get("KMEANSLAB_DATA")
     if env:
         homes.append(Path(env).expanduser())
     homes.append(_user_cache())
-    unique = []
-    for h in homes:
-        if h not in unique:
-            unique.append(h)
-    return unique
+    return list(dict.fromkeys(homes))
 
 
 def _download_dir(data_home, subdir: str) -> Path:
@@ -183,11 +174,14 @@ def read_idx(path) -> np.ndarray:
 
 
 def _images_labels(img_path: Path, lbl_path: Path, sha256: dict | None = None):
-    """Read an image file and a label file, check them, return (X, y, (H, W))."""
+    """Read an image file and a label file, check them, return (X, y, (H, W)).
+
+    ``sha256`` maps file stems to the checksums to verify; files not in it are trusted.
+    """
     arrays = []
     for path in (img_path, lbl_path):
         data = _read_bytes(path)
-        if sha256 is not None:
+        if sha256 and _stem(path.name) in sha256:
             _check_sha(data, sha256[_stem(path.name)], path)
         arrays.append(_parse_idx(data, path))
     images, labels = arrays
@@ -227,6 +221,8 @@ def _download(filename: str, dest_dir: Path, mirrors, progress=None, timeout=30)
     final name only once its decompressed SHA-256 matches, so an interrupted or bad
     download never leaves a file that a later run would trust.
     """
+    from http.client import HTTPException  # network modules load only when needed
+
     expected = MNIST_SHA256[_stem(filename)]
     final = dest_dir / filename
     errors = []
@@ -250,6 +246,9 @@ def _download(filename: str, dest_dir: Path, mirrors, progress=None, timeout=30)
 
 
 def _fetch(url: str, final: Path, expected_sha: str, progress, timeout) -> None:
+    import tempfile
+    import urllib.request
+
     fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -322,7 +321,7 @@ def load_mnist(split="train", data_home=None, download=True, *, mirrors=None,
     mirrors = MNIST_MIRRORS if mirrors is None else tuple(mirrors)
     Xs, ys = [], []
     for part in parts:
-        paths, fetched = [], False
+        paths, to_verify = [], {}
         for filename in MNIST_FILES[part]:
             path = _find(filename, homes)
             if path is None:
@@ -335,11 +334,10 @@ def load_mnist(split="train", data_home=None, download=True, *, mirrors=None,
                     )
                 path = _download(filename, _download_dir(data_home, "mnist"), mirrors,
                                  progress, timeout)
-                fetched = True
+            elif verify:  # freshly downloaded files were hashed on the way in
+                to_verify[_stem(filename)] = MNIST_SHA256[_stem(filename)]
             paths.append(path)
-        # Freshly downloaded files were hashed on the way in.
-        sha = MNIST_SHA256 if verify and not fetched else None
-        X, y, _ = _images_labels(*paths, sha256=sha)
+        X, y, _ = _images_labels(*paths, sha256=to_verify)
         Xs.append(X)
         ys.append(y)
     if len(Xs) == 1:

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import FLOAT_DTYPES, _num_samples, check_is_fitted, validate_data
+from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
 __all__ = ["PREPROCESSORS", "UnitScaler", "ZScoreScaler", "balanced_subsample", "make_preprocessor"]
 
@@ -199,8 +199,9 @@ def balanced_subsample(X, y, n_per_class, random_state=None):
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D, got shape {y.shape}")
-    if _num_samples(X) != len(y):
-        raise ValueError(f"X has {_num_samples(X)} rows but y has {len(y)} labels")
+    n_rows = X.shape[0] if hasattr(X, "shape") else len(X)
+    if n_rows != len(y):
+        raise ValueError(f"X has {n_rows} rows but y has {len(y)} labels")
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     short = [f"{c!r} has {k}" for c, k in zip(classes.tolist(), counts) if k < n_per_class]
     if short:
