@@ -1,0 +1,121 @@
+"""In-process engine: one Lloyd step as a map over row blocks and a reduce.
+
+:func:`lloyd_block` is the unit of work: rows in, per-cluster sums / weights / SSE
+out. The in-process loop calls it on all of X; a distributed backend calls the
+same function on each block of rows and adds the results.
+"""
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._kernels import dense as _dk
+from ._kernels import sparse as _sk
+
+# From this many centres up, a BLAS GEMM per sub-block beats direct dot products.
+GEMM_MIN_K = 24
+
+_blas = None
+
+
+def single_threaded_blas():
+    """Context in which BLAS runs on one thread (our kernels parallelise around it)."""
+    global _blas
+    if _blas is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls; load it first)
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    if not _blas.select(user_api="blas"):
+        return contextlib.nullcontext()
+    return _blas.limit(limits=1, user_api="blas")
+
+
+class Data:
+    """X prepared once per fit: CSR or C-contiguous dense, squared row norms, weights."""
+
+    def __init__(self, X, sample_weight):
+        self.sparse = sp.issparse(X)
+        self.X = X
+        self.w = sample_weight
+        self.dtype = X.dtype
+        self.n, self.d = X.shape
+        self.x_sq = _sk.row_sq_norms(X.data, X.indptr) if self.sparse else _dk.row_sq_norms(X)
+
+    def rows(self, idx):
+        """Rows ``idx`` as a dense array of X's dtype."""
+        sub = self.X[np.asarray(idx)]
+        return sub.toarray() if self.sparse else np.array(sub)
+
+
+@dataclass
+class BlockStats:
+    labels: np.ndarray  # (n,) int32
+    mind: np.ndarray  # (n,) squared distance to the assigned centre (expanded form)
+    sse: float  # weighted sum of mind
+    sums: np.ndarray  # (K, d) float64, weighted per-cluster sums (None when not asked)
+    weights: np.ndarray  # (K,) float64, weight per cluster (None when not asked)
+
+
+def _run(data, centers, accumulate):
+    centers = np.ascontiguousarray(centers, dtype=data.dtype)
+    k = centers.shape[0]
+    n, d = data.n, data.d
+    slots = _dk.n_slots(n, k, d)
+    labels = np.empty(n, dtype=np.int32)
+    mind = np.empty(n, dtype=data.dtype)
+    sse_part = np.zeros(slots)
+    sums_part = np.zeros((slots, k, d) if accumulate else (slots, 0, 0))
+    c_sq = _dk.row_sq_norms(centers)
+    if data.sparse:
+        X = data.X
+        CT = np.ascontiguousarray(centers.T)
+        _sk.lloyd_csr(X.data, X.indices, X.indptr, data.w, CT, c_sq, data.x_sq, labels, mind,
+                      sse_part, sums_part)
+    elif k < GEMM_MIN_K:
+        _dk.lloyd_fused(data.X, data.w, centers, c_sq, data.x_sq, labels, mind, sse_part, sums_part)
+    else:
+        CT = np.ascontiguousarray(centers.T)
+        with single_threaded_blas():
+            _dk.lloyd_gemm(data.X, data.w, CT, c_sq, data.x_sq, labels, mind, sse_part, sums_part)
+    sse = float(sse_part.sum())
+    if not accumulate:
+        return BlockStats(labels, mind, sse, None, None)
+    sums = sums_part[0]
+    for s in range(1, slots):  # fixed order: the result does not depend on thread count
+        sums += sums_part[s]
+    weights = np.bincount(labels, weights=data.w.astype(np.float64), minlength=k)
+    return BlockStats(labels, mind, sse, sums, weights)
+
+
+def assign(data, centers):
+    """Labels of the nearest centres, squared distances to them, and their weighted sum."""
+    stats = _run(data, centers, accumulate=False)
+    return stats.labels, stats.mind, stats.sse
+
+
+def lloyd_block(data, centers):
+    """Assign the rows of ``data`` to ``centers`` and reduce them to per-cluster statistics."""
+    return _run(data, centers, accumulate=True)
+
+
+def exact_sq_dist(data, centers, labels):
+    """||x_i - c_{labels_i}||^2 for every row, computed without cancellation."""
+    centers = np.ascontiguousarray(centers, dtype=data.dtype)
+    out = np.empty(data.n, dtype=np.float64 if data.sparse else data.dtype)
+    if data.sparse:
+        X = data.X
+        c_sq = _dk.row_sq_norms(centers).astype(np.float64)
+        _sk.exact_sq_dist(X.data, X.indices, X.indptr, centers, c_sq, labels, out)
+    else:
+        _dk.exact_sq_dist(data.X, centers, labels, out)
+    return out
+
+
+def exact_sse(data, centers, labels):
+    """Weighted SSE of ``labels`` under ``centers``, summed in float64 in a fixed order."""
+    d2 = exact_sq_dist(data, centers, labels).astype(np.float64)
+    # numpy's pairwise sum, not BLAS dot: BLAS splits the sum by thread count.
+    return float((d2 * data.w).sum())

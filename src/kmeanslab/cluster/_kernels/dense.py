@@ -1,0 +1,150 @@
+"""Dense hot loops: squared norms, assign + accumulate, exact SSE, seeding potentials.
+
+Determinism: rows are cut into sub-blocks of ``SUB`` rows; sub-block ``b`` always
+feeds partial slot ``b % n_slots``, every slot runs its sub-blocks in order, and
+slots are added in order. Results therefore depend on the data's shape only, not
+on the number of threads.
+
+Each kernel is one parallel region: calling BLAS (through ``np.dot``) from inside
+it, single-threaded, avoids OpenMP and OpenBLAS thread pools spinning against each
+other, which costs more than the GEMM itself.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+SUB = 256  # rows per sub-block
+MAX_SLOTS = 16
+SLOT_BYTES = 64 * 2**20  # memory allowed for per-slot partial sums
+
+
+def n_sub_blocks(n):
+    return (n + SUB - 1) // SUB
+
+
+def n_slots(n, k, d):
+    """Number of partial slots: bounded by memory and by the number of sub-blocks."""
+    by_memory = SLOT_BYTES // max(1, k * d * 8)
+    return int(max(1, min(MAX_SLOTS, by_memory, n_sub_blocks(n))))
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def row_sq_norms(X):
+    n, d = X.shape
+    out = np.empty(n, dtype=X.dtype)
+    for i in prange(n):
+        s = X.dtype.type(0)
+        for t in range(d):
+            s += X[i, t] * X[i, t]
+        out[i] = s
+    return out
+
+
+@njit(inline="always", fastmath=True)
+def _nearest_direct(X, i, C, c_sq):
+    best = np.inf
+    best_j = 0
+    for j in range(C.shape[0]):
+        s = X.dtype.type(0)
+        for t in range(X.shape[1]):
+            s += X[i, t] * C[j, t]
+        dist = c_sq[j] - 2 * s
+        if dist < best:
+            best = dist
+            best_j = j
+    return best, best_j
+
+
+@njit(inline="always", fastmath=True)
+def _nearest_of_products(g, c_sq):
+    best = np.inf
+    best_j = 0
+    for j in range(g.shape[0]):
+        dist = c_sq[j] - 2 * g[j]
+        if dist < best:
+            best = dist
+            best_j = j
+    return best, best_j
+
+
+@njit(inline="always", fastmath=True)
+def _record_dense(X, i, w, x_sq, best, best_j, labels, mind, sums):
+    """Store row i's label and distance, add it to ``sums`` (if given); return w * distance."""
+    labels[i] = best_j
+    v = max(x_sq[i] + best, 0.0)
+    mind[i] = v
+    if sums.shape[0] > 0:
+        wi = w[i]
+        row = sums[best_j]
+        for t in range(X.shape[1]):
+            row[t] += wi * X[i, t]
+    return w[i] * v
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def lloyd_fused(X, w, C, c_sq, x_sq, labels, mind, sse_part, sums_part):
+    """Assign each row to its nearest centre by direct dot products (small K).
+
+    Writes ``labels``, ``mind`` (squared distance, clipped at 0), ``sse_part[slot]``
+    and, unless ``sums_part`` has no clusters, the weighted per-cluster sums.
+    """
+    n = X.shape[0]
+    n_sub = (n + SUB - 1) // SUB
+    n_slot = sse_part.shape[0]
+    for s in prange(n_slot):
+        acc = 0.0
+        sums = sums_part[s]
+        for b in range(s, n_sub, n_slot):
+            for i in range(b * SUB, min(b * SUB + SUB, n)):
+                best, best_j = _nearest_direct(X, i, C, c_sq)
+                acc += _record_dense(X, i, w, x_sq, best, best_j, labels, mind, sums)
+        sse_part[s] = acc
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def lloyd_gemm(X, w, CT, c_sq, x_sq, labels, mind, sse_part, sums_part):
+    """As :func:`lloyd_fused`, with one single-threaded GEMM per sub-block (large K)."""
+    n = X.shape[0]
+    n_sub = (n + SUB - 1) // SUB
+    n_slot = sse_part.shape[0]
+    for s in prange(n_slot):
+        acc = 0.0
+        sums = sums_part[s]
+        for b in range(s, n_sub, n_slot):
+            start = b * SUB
+            end = min(start + SUB, n)
+            G = np.dot(X[start:end], CT)
+            for i in range(start, end):
+                best, best_j = _nearest_of_products(G[i - start], c_sq)
+                acc += _record_dense(X, i, w, x_sq, best, best_j, labels, mind, sums)
+        sse_part[s] = acc
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def exact_sq_dist(X, C, labels, out):
+    """out[i] = ||x_i - c_{labels[i]}||^2 by differences (no cancellation)."""
+    n, d = X.shape
+    for i in prange(n):
+        c = C[labels[i]]
+        s = X.dtype.type(0)
+        for t in range(d):
+            diff = X[i, t] - c[t]
+            s += diff * diff
+        out[i] = s
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def candidate_sq_dist(X, x_sq, cand, cand_sq, closest, w, dist, partial):
+    """Distances to seeding candidates and each candidate's potential, per sub-block.
+
+    dist[i, l] = ||x_i - cand_l||^2; partial[b, l] = sum over sub-block b of
+    w_i min(closest_i, dist[i, l]).
+    """
+    n = X.shape[0]
+    for b in prange(partial.shape[0]):
+        for i in range(b * SUB, min(b * SUB + SUB, n)):
+            for l in range(cand.shape[0]):
+                best, _ = _nearest_direct(X, i, cand[l : l + 1], cand_sq[l : l + 1])
+                v = max(x_sq[i] + best, 0.0)
+                dist[i, l] = v
+                partial[b, l] += w[i] * min(closest[i], v)

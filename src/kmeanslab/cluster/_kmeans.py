@@ -1,0 +1,292 @@
+"""KMeans and k_means: thin estimator code over the engine in ``_engine``."""
+
+import logging
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _engine
+from ._validation import as_csr, check_float, check_int, check_sample_weight, mean_variance
+from .init import INIT_NAMES, check_init_array, init_centers
+
+logger = logging.getLogger("kmeanslab")
+
+ALGORITHMS = ("lloyd", "elkan", "auto")
+
+
+def check_X(X):
+    """X as a float32/float64 C-ordered array or sorted CSR matrix; finite, 2-D, non-empty."""
+    X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
+                    accept_large_sparse=False)
+    return as_csr(X)
+
+
+class _BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+    """Shared machinery: parameter checks, the n_init loop, predict / transform / score.
+
+    Subclasses define :meth:`_run_once` (one seeded fit) and may override
+    :meth:`_assign` and :meth:`_distances` for another metric.
+    """
+
+    _default_n_init = 10
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
+                 verbose=0, random_state=None):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # -- parameters -------------------------------------------------------------------
+    def _check_params(self, n_samples, n_features):
+        K = check_int(self.n_clusters, "n_clusters", min_value=1)
+        if K > n_samples:
+            raise ValueError(f"n_samples={n_samples} should be >= n_clusters={K}")
+        check_int(self.max_iter, "max_iter", min_value=1)
+        check_float(self.tol, "tol", min_value=0)
+        check_int(self.verbose, "verbose", min_value=0)
+        n_init = check_int(self.n_init, "n_init", min_value=1, allow=("auto",))
+        init = self.init
+        if isinstance(init, str):
+            if init not in self._init_names():
+                raise ValueError(f"init={init!r} is not one of {list(self._init_names())}")
+        elif not callable(init):
+            init = check_init_array(init, K, n_features)
+        if n_init == "auto":
+            n_init = 1 if (isinstance(init, np.ndarray) or init in ("k-means++", "k-means||")) \
+                else self._default_n_init
+        elif isinstance(init, np.ndarray) and n_init != 1:
+            warnings.warn(
+                f"Explicit initial center position passed: performing only one init in "
+                f"{type(self).__name__} instead of n_init={n_init}.", RuntimeWarning, stacklevel=3)
+            n_init = 1
+        return K, init, n_init
+
+    def _init_names(self):
+        return INIT_NAMES
+
+    # -- fitting ----------------------------------------------------------------------
+    def _validate_X(self, X, reset):
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
+                          accept_large_sparse=False, reset=reset)
+        return as_csr(X)
+
+    def _prepare(self, X, sample_weight):
+        return _engine.Data(X, check_sample_weight(sample_weight, X.shape[0], X.dtype))
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute the clustering of X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+        """
+        X = self._validate_X(X, reset=True)
+        K, init, n_init = self._check_params(X.shape[0], X.shape[1])
+        data = self._prepare(X, sample_weight)
+        random_state = check_random_state(self.random_state)
+        best = None
+        for run in range(n_init):
+            centers0 = self._init_centers(data, K, init, random_state)
+            result = self._run_once(data, centers0, random_state)
+            if self.verbose:
+                logger.info("%s init %d/%d: inertia %.6g after %d iterations",
+                            type(self).__name__, run + 1, n_init, result["inertia"], result["n_iter"])
+            if best is None or result["inertia"] < best["inertia"]:
+                best = result
+        n_distinct = len(np.unique(best["labels"]))
+        if n_distinct < K:
+            warnings.warn(
+                f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters ({K}). "
+                "Possibly due to duplicate points in X.", ConvergenceWarning, stacklevel=2)
+        self.cluster_centers_ = best["centers"]
+        self.labels_ = best["labels"]
+        self.inertia_ = best["inertia"]
+        self.n_iter_ = best["n_iter"]
+        self.history_ = np.asarray(best["history"], dtype=np.float64)
+        self._n_features_out = K
+        return self
+
+    def _init_centers(self, data, n_clusters, init, random_state):
+        return init_centers(data, n_clusters, init, random_state)
+
+    def _run_once(self, data, centers, random_state):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- using a fitted model ---------------------------------------------------------
+    def _assign(self, data, centers):
+        """Labels of the nearest centres for prepared data."""
+        return _engine.assign(data, centers)[0]
+
+    def _objective(self, data, centers, labels):
+        return _engine.exact_sse(data, centers, labels)
+
+    def _distances(self, X, centers):
+        """Euclidean distances of each row of X to each centre, (n_samples, n_clusters)."""
+        x_sq = np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X) \
+            else np.einsum("ij,ij->i", X, X)
+        c_sq = np.einsum("ij,ij->i", centers, centers)
+        d2 = (X @ centers.T) * -2
+        d2 += x_sq[:, None]
+        d2 += c_sq[None, :]
+        np.maximum(d2, 0, out=d2)
+        return np.sqrt(d2, out=d2)
+
+    def predict(self, X, sample_weight=None):
+        """Index of the nearest cluster centre for each row of X."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        data = self._prepare(X, None)
+        return self._assign(data, self.cluster_centers_)
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def transform(self, X):
+        """Distances of each row of X to each cluster centre."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return self._distances(X, self.cluster_centers_.astype(X.dtype, copy=False))
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the objective of X under the fitted centres (higher is better)."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        data = self._prepare(X, sample_weight)
+        labels = self._assign(data, self.cluster_centers_)
+        return -self._objective(data, self.cluster_centers_, labels)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def update_centers(data, stats, old_centers):
+    """New centres from per-cluster sums; an empty cluster takes the farthest point.
+
+    As scikit-learn: each empty cluster is re-seeded with one of the points farthest
+    from their assigned (old) centre, which leaves its own cluster. A cluster that
+    would be left with no weight keeps its old centre, so no centre is ever NaN.
+    """
+    sums, weights = stats.sums, stats.weights.copy()
+    empty = np.flatnonzero(weights <= 0)
+    if empty.size:
+        dist = _engine.exact_sq_dist(data, old_centers, stats.labels)
+        dist = np.where(data.w > 0, dist, -1)
+        far = np.argsort(-dist, kind="stable")[: empty.size]
+        for new_id, i in zip(empty, far):
+            x = data.rows([i])[0].astype(np.float64)
+            old_id = stats.labels[i]
+            sums[old_id] -= data.w[i] * x
+            weights[old_id] -= data.w[i]
+            sums[new_id] = data.w[i] * x
+            weights[new_id] = data.w[i]
+    centers = np.array(old_centers, dtype=np.float64)
+    ok = weights > 0
+    centers[ok] = sums[ok] / weights[ok, None]
+    return centers.astype(data.dtype)
+
+
+def lloyd(data, centers, max_iter, tol, verbose=0):
+    """Lloyd's algorithm from ``centers`` with scikit-learn's stopping rules.
+
+    Stops when labels no longer change, or when the total squared centre shift is at
+    most ``tol`` (absolute). ``history`` holds the objective of each assignment step.
+    """
+    labels_old = None
+    history = []
+    strict = False
+    for it in range(max_iter):
+        stats = _engine.lloyd_block(data, centers)
+        history.append(stats.sse)
+        new_centers = update_centers(data, stats, centers)
+        shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
+        centers = new_centers
+        if verbose:
+            logger.info("Iteration %d, objective %.6g, centre shift %.3g", it + 1, stats.sse, shift)
+        if labels_old is not None and np.array_equal(stats.labels, labels_old):
+            strict = True
+            break
+        if shift <= tol:
+            break
+        labels_old = stats.labels
+    labels = stats.labels if strict else _engine.assign(data, centers)[0]
+    inertia = _engine.exact_sse(data, centers, labels)
+    return {"labels": labels, "inertia": inertia, "centers": centers, "n_iter": it + 1,
+            "history": history}
+
+
+class KMeans(_BaseKMeans):
+    """K-means clustering with scikit-learn's API, on a fast block engine.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+    init : {"k-means++", "random", "random-uniform"}, callable or array of shape (n_clusters, n_features)
+        "random" picks rows of X, "random-uniform" draws uniformly in the data's bounding box;
+        a callable is called as ``init(X, n_clusters, random_state=...)``.
+    n_init : "auto" or int, default="auto"
+        Number of seeded runs; the one with lowest inertia is kept. "auto" is 1 for
+        k-means++ and an explicit array, 10 otherwise.
+    max_iter : int, default=300
+    tol : float, default=1e-4
+        Convergence threshold on the total squared centre shift, relative to the mean
+        per-feature variance of X (as scikit-learn).
+    verbose : int, default=0
+        Log progress at INFO level on the ``kmeanslab`` logger.
+    random_state : int, RandomState or None
+    copy_x : bool, default=True
+        Accepted for scikit-learn compatibility; X is never modified.
+    algorithm : {"lloyd", "elkan", "auto"}, default="lloyd"
+
+    Attributes
+    ----------
+    cluster_centers_, labels_, inertia_, n_iter_ : as scikit-learn
+    history_ : ndarray
+        Objective (weighted SSE) of each iteration's assignment step; never increasing.
+    """
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
+                 verbose=0, random_state=None, copy_x=True, algorithm="lloyd"):
+        super().__init__(n_clusters, init=init, n_init=n_init, max_iter=max_iter, tol=tol,
+                         verbose=verbose, random_state=random_state)
+        self.copy_x = copy_x
+        self.algorithm = algorithm
+
+    def _check_params(self, n_samples, n_features):
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm={self.algorithm!r} is not one of {list(ALGORITHMS)}")
+        return super()._check_params(n_samples, n_features)
+
+    def _prepare(self, X, sample_weight):
+        data = super()._prepare(X, sample_weight)
+        data.tol = mean_variance(X) * self.tol if self.tol else 0.0
+        return data
+
+    def _run_once(self, data, centers, random_state):
+        return lloyd(data, centers, self.max_iter, data.tol, self.verbose)
+
+
+def k_means(X, n_clusters, *, sample_weight=None, init="k-means++", n_init="auto", max_iter=300,
+            verbose=False, tol=1e-4, random_state=None, copy_x=True, algorithm="lloyd",
+            return_n_iter=False):
+    """Functional form of :class:`KMeans`: returns (centers, labels, inertia[, n_iter])."""
+    est = KMeans(n_clusters=n_clusters, init=init, n_init=n_init, max_iter=max_iter,
+                 verbose=int(verbose), tol=tol, random_state=random_state, copy_x=copy_x,
+                 algorithm=algorithm).fit(X, sample_weight=sample_weight)
+    out = (est.cluster_centers_, est.labels_, est.inertia_)
+    return out + (est.n_iter_,) if return_n_iter else out
