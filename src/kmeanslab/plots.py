@@ -1,0 +1,312 @@
+"""Figures: centroids, objective per iteration, contingency, samples, curves over k.
+
+Each function builds a fresh :class:`matplotlib.figure.Figure` on the Agg canvas (never
+pyplot: no global state, no GUI), returns it, and saves it when given ``path`` (PNG by
+default, at 100 dpi, written to a temporary file beside it and renamed into place, so a
+reader never sees half a file). Plots compute nothing of their own: every number shown,
+titles included, is passed in (see :mod:`kmeanslab.metrics`).
+"""
+
+import math
+import os
+import tempfile
+import warnings
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+__all__ = [
+    "plot_centroids", "plot_loss", "plot_contingency", "plot_samples", "plot_curve",
+    "save_figure",
+]  # fmt: skip
+
+_DPI = 100
+# Above this many rows or columns, cell annotations and per-cell ticks become unreadable.
+_ANNOTATE_MAX = 30
+
+
+def _figure(width, height):
+    fig = Figure(figsize=(width, height), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig, path):
+    """Write ``fig`` to ``path`` atomically; the format follows the suffix (PNG if none)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = path.suffix[1:].lower() or "png"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format=fmt, dpi=_DPI, bbox_inches="tight")
+        # mkstemp makes the file private; a figure is meant to be read by others.
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _finish(fig, path, title=None):
+    if title is not None:
+        fig.suptitle(str(title))
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def _check_names(names, n, name):
+    if names is None:
+        return None
+    names = list(names)
+    if len(names) != n:
+        raise ValueError(f"{name} has {len(names)} entries, expected {n}")
+    return [str(s) for s in names]
+
+
+def _as_images(array, image_shape):
+    """Reshape rows of ``array`` to images, or return None if they do not fit."""
+    array = np.asarray(array)
+    if image_shape is None:
+        return None
+    image_shape = tuple(int(s) for s in image_shape)
+    if math.prod(image_shape) != math.prod(array.shape[1:]):
+        return None
+    if len(image_shape) not in (2, 3):
+        raise ValueError(f"image_shape must be (height, width[, channels]), got {image_shape}")
+    return array.reshape((array.shape[0],) + image_shape)
+
+
+def plot_centroids(
+    centers, image_shape=(28, 28), titles=None, ncols=None, path=None, cmap="gray_r",
+    vmin=None, vmax=None, title=None,
+):  # fmt: skip
+    """Show the cluster centers as a grid of images, one axes per center.
+
+    Parameters
+    ----------
+    centers : array-like, shape (n_clusters, n_features)
+    image_shape : tuple or None
+        Shape of one image. When None, or when it does not match ``n_features``, the
+        centers are drawn as one clusters x features heatmap instead.
+    titles : sequence of str, optional
+        One title per center (e.g. majority class and purity from the metrics).
+    ncols : int, optional
+        Default: all in one row up to 10 centers, else ``max(10, ceil(sqrt(K)))``.
+    vmin, vmax : float, optional
+        Shared color range; default the range of all centers, so images compare.
+    """
+    centers = np.asarray(centers, dtype=np.float64)
+    if centers.ndim != 2 or centers.shape[0] == 0:
+        raise ValueError(f"centers must be 2-D with at least one row, got {centers.shape}")
+    k = centers.shape[0]
+    titles = _check_names(titles, k, "titles")
+    vmin = np.nanmin(centers) if vmin is None else vmin
+    vmax = np.nanmax(centers) if vmax is None else vmax
+    images = _as_images(centers, image_shape)
+    if images is None:
+        fig = _figure(min(4 + centers.shape[1] / 50, 16), min(2 + 0.25 * k, 20))
+        ax = fig.add_subplot()
+        im = ax.imshow(centers, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax,
+                       interpolation="nearest")  # fmt: skip
+        ax.set_xlabel("feature")
+        ax.set_ylabel("cluster")
+        if k <= 50:
+            ax.set_yticks(range(k), titles if titles is not None else range(k))
+        fig.colorbar(im, ax=ax)
+        return _finish(fig, path, title)
+    if ncols is None:
+        ncols = k if k <= 10 else max(10, math.ceil(math.sqrt(k)))
+    elif not isinstance(ncols, Integral) or ncols < 1:
+        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    ncols = min(int(ncols), k)
+    nrows = math.ceil(k / ncols)
+    cell = 1.2 if k <= 100 else 0.8
+    fig = _figure(ncols * cell, nrows * (cell + (0.3 if titles else 0)))
+    for i in range(k):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        ax.imshow(images[i], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_axis_off()
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9 if k <= 100 else 7)
+    return _finish(fig, path, title)
+
+
+def plot_loss(history, ylabel="objective", path=None, title=None, best=None,
+              xlabel="iteration", logy=False):  # fmt: skip
+    """Objective per iteration, x = 1..n; one line per run when given several.
+
+    Parameters
+    ----------
+    history : sequence of float, or sequence of such sequences (one per ``n_init`` run)
+    best : int, optional
+        Run to highlight; default the run with the lowest final value.
+    """
+    runs = [history] if np.ndim(history[0] if len(history) else 0) == 0 else list(history)
+    runs = [np.asarray(r, dtype=np.float64).ravel() for r in runs]
+    if not runs or any(r.size == 0 for r in runs):
+        raise ValueError("history must hold at least one value per run")
+    if best is None:
+        best = int(np.argmin([r[-1] for r in runs]))
+    elif not isinstance(best, Integral) or not 0 <= best < len(runs):
+        raise ValueError(f"best must index one of the {len(runs)} runs, got {best!r}")
+    fig = _figure(6, 4)
+    ax = fig.add_subplot()
+    for i, r in enumerate(runs):
+        x = np.arange(1, r.size + 1)
+        if len(runs) == 1:
+            ax.plot(x, r, marker="o", markersize=4)
+        elif i != best:
+            ax.plot(x, r, marker=".", color="0.6", linewidth=1, alpha=0.7)
+        else:
+            ax.plot(x, r, marker="o", markersize=4, color="C3", linewidth=2,
+                    label=f"best (run {best})", zorder=3)  # fmt: skip
+    if len(runs) > 1:
+        ax.legend()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    return _finish(fig, path, title)
+
+
+def plot_contingency(matrix, class_names=None, path=None, title=None, normalize=False,
+                     cluster_names=None, cmap="Blues"):  # fmt: skip
+    """Classes x clusters heatmap, with each cell's value written in when K <= 30.
+
+    ``normalize``: False shows counts; ``"cluster"`` (or True) shows each column as
+    fractions of its cluster; ``"class"`` each row as fractions of its class. Empty
+    rows or columns show zeros.
+    """
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or 0 in matrix.shape:
+        raise ValueError(f"matrix must be 2-D and non-empty, got shape {matrix.shape}")
+    n_classes, k = matrix.shape
+    class_names = _check_names(class_names, n_classes, "class_names")
+    cluster_names = _check_names(cluster_names, k, "cluster_names")
+    if normalize is False or normalize is None:
+        data, label, fmt = matrix, "count", "{:.0f}"
+    elif normalize in (True, "cluster", "class"):
+        axis = 1 if normalize == "class" else 0
+        totals = matrix.sum(axis=axis, keepdims=True)
+        data = matrix / np.where(totals == 0, 1, totals)
+        label = "fraction of " + ("class" if axis == 1 else "cluster")
+        fmt = "{:.2f}"
+    else:
+        raise ValueError(f"normalize must be False, True, 'cluster' or 'class', got {normalize!r}")
+    fig = _figure(min(max(4.0, 0.45 * k + 2), 24), min(max(3.0, 0.4 * n_classes + 1.5), 20))
+    ax = fig.add_subplot()
+    im = ax.imshow(data, aspect="auto", cmap=cmap, interpolation="nearest")
+    fig.colorbar(im, ax=ax, label=label)
+    ax.set_xlabel("cluster")
+    ax.set_ylabel("class")
+    if k <= _ANNOTATE_MAX:
+        ax.set_xticks(range(k), cluster_names if cluster_names is not None else range(k))
+    if n_classes <= _ANNOTATE_MAX or class_names is not None:
+        names = class_names if class_names is not None else range(n_classes)
+        ax.set_yticks(range(n_classes), names)
+    if k <= _ANNOTATE_MAX and n_classes <= _ANNOTATE_MAX:
+        top = float(np.max(data)) if data.size else 0.0
+        for (c, j), v in np.ndenumerate(data):
+            ax.text(j, c, fmt.format(v), ha="center", va="center", fontsize=8,
+                    color="white" if top > 0 and v > 0.6 * top else "black")  # fmt: skip
+    return _finish(fig, path, title)
+
+
+def plot_samples(images, image_shape=(28, 28), row_titles=None, max_per_row=10,
+                 path=None, cmap="gray_r", title=None):  # fmt: skip
+    """A grid of example images: one row per cluster, up to ``max_per_row`` per row.
+
+    Parameters
+    ----------
+    images : dict {cluster: array (m, n_features)} or list of such arrays
+        The rows, in order; an empty array gives a row with its label only.
+    row_titles : sequence of str, optional
+        Default ``"cluster <key>"`` (dict keys, or positions for a list).
+    """
+    keys = list(images.keys()) if isinstance(images, dict) else list(range(len(images)))
+    rows = list(images.values()) if isinstance(images, dict) else list(images)
+    if not rows:
+        raise ValueError("images must hold at least one row")
+    row_titles = _check_names(row_titles, len(rows), "row_titles")
+    if row_titles is None:
+        row_titles = [f"cluster {key}" for key in keys]
+    if not isinstance(max_per_row, Integral) or max_per_row < 1:
+        raise ValueError(f"max_per_row must be a positive int, got {max_per_row!r}")
+    shown = []
+    for key, row in zip(keys, rows):
+        row = np.asarray(row, dtype=np.float64)
+        row = row.reshape(row.shape[0], -1)[:max_per_row] if row.size else row.reshape(0, 0)
+        pics = _as_images(row, image_shape) if row.size else row
+        if pics is None:
+            raise ValueError(f"images[{key!r}] rows do not fit image_shape {image_shape}")
+        shown.append(pics)
+    ncols = max(1, max(len(p) for p in shown))
+    finite = [p for p in shown if p.size]
+    vmin = min(np.nanmin(p) for p in finite) if finite else 0.0
+    vmax = max(np.nanmax(p) for p in finite) if finite else 1.0
+    fig = _figure(1.5 + ncols * 1.0, len(shown) * 1.05)
+    for r, (pics, label) in enumerate(zip(shown, row_titles)):
+        for j in range(max(len(pics), 1)):
+            ax = fig.add_subplot(len(shown), ncols, r * ncols + j + 1)
+            ax.set_axis_off()
+            if j < len(pics):
+                ax.imshow(pics[j], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+            if j == 0:
+                ax.text(-0.15, 0.5, label, transform=ax.transAxes, ha="right", va="center",
+                        fontsize=9)  # fmt: skip
+    return _finish(fig, path, title)
+
+
+def plot_curve(x, ys, xlabel, ylabel, path=None, mark_x=None, title=None,
+               mark_label=None, logx=False):  # fmt: skip
+    """One line per series against ``x`` (e.g. an elbow curve, or a metric against k).
+
+    Parameters
+    ----------
+    x : array-like, shape (n,)
+    ys : dict {name: array (n,) or (n_seeds, n)}
+        A 2-D series is drawn as its mean over seeds with a min-max band.
+    mark_x : float, optional
+        Draws a dashed vertical line there (e.g. the elbow's knee).
+    """
+    x = np.asarray(x, dtype=np.float64).ravel()
+    if not isinstance(ys, dict) or not ys:
+        raise ValueError("ys must be a non-empty dict {name: values}")
+    fig = _figure(6.5, 4.2)
+    ax = fig.add_subplot()
+    for i, (name, values) in enumerate(ys.items()):
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim not in (1, 2) or values.shape[-1] != x.size:
+            raise ValueError(
+                f"ys[{name!r}] must have shape ({x.size},) or (n_seeds, {x.size}), "
+                f"got {values.shape}"
+            )
+        if values.ndim == 2:
+            # All-NaN columns (no seed finished) are left as gaps, without a warning.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                low, mean, high = (f(values, axis=0) for f in (np.nanmin, np.nanmean, np.nanmax))
+            ax.fill_between(x, low, high, color=f"C{i}", alpha=0.2, linewidth=0)
+            values = mean
+        ax.plot(x, values, marker="o", markersize=4, color=f"C{i}", label=str(name))
+    if mark_x is not None:
+        label = mark_label if mark_label is not None else f"{xlabel} = {mark_x}"
+        ax.axvline(mark_x, color="0.2", linestyle="--", linewidth=1, label=label)
+    if len(ys) > 1 or mark_x is not None:
+        ax.legend()
+    if x.size and np.all(x == np.round(x)):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    return _finish(fig, path, title)
