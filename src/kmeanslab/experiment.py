@@ -1,0 +1,311 @@
+"""One experiment: a config in, a run folder out (metrics.json, arrays, figures).
+
+The CLI is a thin shell over :func:`run`; everything a run computes is available to
+Python callers as the returned dict, and every number in it comes from
+:mod:`kmeanslab.metrics`.
+"""
+
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "test")
+
+
+@dataclass
+class RunConfig:
+    """Everything that determines a run. Field names are the CLI flags (dashes -> underscores)."""
+
+    dataset: str = "mnist"
+    k: int = 10
+    algorithm: str = "kmeans"
+    init: str = "k-means++"
+    n_init: object = "auto"
+    max_iter: int = 300
+    tol: float = 1e-4
+    seed: int = 0
+    preprocess: str = "scale"
+    subsample: object = None  # rows per class kept from the training split
+    beta: float = 1.0  # SoftKMeans stiffness
+    batch_size: object = None  # MiniBatchKMeans / SoftKMeans mini-batches
+    out: str = "runs/latest"
+    data_home: object = None
+    download: bool = True
+
+    @classmethod
+    def from_dict(cls, values, source="config"):
+        """Build from a mapping (TOML table or parsed flags); unknown keys are an error."""
+        known = {f.name: f for f in fields(cls)}
+        kwargs = {}
+        for key, value in values.items():
+            name = key.replace("-", "_")
+            if name not in known:
+                raise ValueError(f"{source}: unknown key {key!r}; known keys: {', '.join(sorted(known))}")
+            kwargs[name] = value
+        return cls(**kwargs).validated()
+
+    def validated(self):
+        """Check types and ranges, naming the offending key."""
+        def need(cond, key, what):
+            if not cond:
+                raise ValueError(f"{key} must be {what}, got {getattr(self, key)!r}")
+
+        def is_int(v):
+            return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+        def is_num(v):
+            return isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+
+        need(isinstance(self.dataset, str) and self.dataset, "dataset", "a dataset name or path")
+        need(is_int(self.k) and self.k >= 1, "k", "an integer >= 1")
+        from .cluster.init import INIT_NAMES
+        from .cluster.registry import ESTIMATORS
+
+        need(self.algorithm in ESTIMATORS, "algorithm", f"one of {', '.join(ESTIMATORS)}")
+        need(self.init in INIT_NAMES, "init", f"one of {', '.join(INIT_NAMES)}")
+        need(self.n_init == "auto" or (is_int(self.n_init) and self.n_init >= 1), "n_init",
+             "'auto' or an integer >= 1")
+        need(is_int(self.max_iter) and self.max_iter >= 1, "max_iter", "an integer >= 1")
+        need(is_num(self.tol) and self.tol >= 0, "tol", "a number >= 0")
+        need(is_int(self.seed) and self.seed >= 0, "seed", "an integer >= 0")
+        need(self.preprocess in ("scale", "zscore", "none"), "preprocess", "one of scale, zscore, none")
+        need(self.subsample is None or (is_int(self.subsample) and self.subsample >= 1), "subsample",
+             "an integer >= 1 (rows per class)")
+        need(is_num(self.beta) and self.beta > 0, "beta", "a number > 0")
+        need(self.batch_size is None or (is_int(self.batch_size) and self.batch_size >= 1),
+             "batch_size", "an integer >= 1")
+        need(isinstance(self.out, (str, os.PathLike)) and str(self.out), "out", "a folder path")
+        return self
+
+    def to_dict(self):
+        return {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in dataclasses.asdict(self).items()}
+
+
+def load_toml(path):
+    """Parse a TOML file; errors name the file."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python < 3.11
+        import tomli as tomllib
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+
+
+# -- writing ------------------------------------------------------------------------------
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` to ``path`` via a temporary file and rename: never half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_save_npy(path, array):
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_write_json(path, obj):
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_json_default) + "\n").encode())
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# -- running ------------------------------------------------------------------------------
+
+def load_data(config, progress=None):
+    """The dataset of ``config``, falling back to scikit-learn's digits when MNIST is unavailable.
+
+    Returns (Dataset, notes) where notes are one-line messages for the user.
+    """
+    from . import datasets
+
+    notes = []
+    try:
+        ds = datasets.load_dataset(config.dataset, data_home=config.data_home,
+                                   download=config.download, progress=progress)
+    except datasets.DataNotFoundError as exc:
+        if config.dataset != "mnist":
+            raise
+        first = str(exc).splitlines()[0]
+        notes.append(f"MNIST unavailable ({first}); running on scikit-learn's 8x8 digits instead")
+        ds = datasets.load_dataset("digits")
+    if config.subsample is not None:
+        if ds.y_train is None:
+            raise ValueError("subsample needs labels, but this dataset has none")
+        from .preprocessing import balanced_subsample
+
+        idx = balanced_subsample(ds.X_train, ds.y_train, config.subsample, random_state=config.seed)
+        ds = dataclasses.replace(ds, X_train=ds.X_train[idx], y_train=ds.y_train[idx])
+    return ds, notes
+
+
+def make_estimator(config):
+    from .cluster.registry import make_estimator as _make
+
+    return _make(config.algorithm, n_clusters=config.k, init=config.init, n_init=config.n_init,
+                 max_iter=config.max_iter, tol=config.tol, random_state=config.seed,
+                 beta=config.beta, batch_size=config.batch_size)
+
+
+def evaluate_splits(model, splits):
+    """Metrics per split; cluster->class mappings learned on the first split only."""
+    from . import metrics
+
+    K = model.cluster_centers_.shape[0]
+    results, labels, mappings = {}, {}, None
+    for name, (X, y) in splits.items():
+        lab = model.labels_ if name == "train" else model.predict(X)
+        if mappings is None and y is not None:
+            mappings = metrics.fit_mappings(lab, y, n_clusters=K)
+        m = metrics.evaluate(X, y, lab, model.cluster_centers_, mappings=mappings, n_clusters=K)
+        m["objective"] = float(model.inertia_) if name == "train" else float(-model.score(X))
+        results[name] = m
+        labels[name] = lab
+    return results, labels, mappings
+
+
+def run(config, *, log=None, progress=None):
+    """Run one experiment and write its folder; returns the result dict (as in metrics.json).
+
+    Parameters
+    ----------
+    config : RunConfig
+    log : callable(str), optional
+        Receives one line per stage (the CLI prints them); the library never prints.
+    progress : callable(filename, done, total), optional
+        Download progress, passed to the loader.
+    """
+    from . import metrics
+
+    config = config.validated()
+    say = log or (lambda msg: logger.info(msg))
+    out = Path(config.out)
+    timings = {}
+
+    t0 = time.perf_counter()
+    ds, notes = load_data(config, progress=progress)
+    for note in notes:
+        say(f"note: {note}")
+    timings["load"] = time.perf_counter() - t0
+    say(f"loaded {ds.name}: train {ds.X_train.shape}" +
+        (f", test {ds.X_test.shape}" if ds.X_test is not None else "") + f" in {timings['load']:.1f} s")
+
+    from .preprocessing import make_preprocessor
+
+    pre = make_preprocessor(config.preprocess)
+    X_train = pre.fit_transform(ds.X_train)
+    X_test = pre.transform(ds.X_test) if ds.X_test is not None else None
+
+    model = make_estimator(config)
+    say(f"fitting {type(model).__name__}(n_clusters={config.k}, init={config.init!r}, "
+        f"n_init={config.n_init}) on {X_train.shape[0]} rows")
+    t0 = time.perf_counter()
+    model.fit(X_train)
+    timings["fit"] = time.perf_counter() - t0
+    say(f"fitted in {timings['fit']:.1f} s ({model.n_iter_} iterations in the best run)")
+
+    splits = {"train": (X_train, ds.y_train)}
+    if X_test is not None:
+        splits["test"] = (X_test, ds.y_test)
+    t0 = time.perf_counter()
+    results, labels, _ = evaluate_splits(model, splits)
+    timings["evaluate"] = time.perf_counter() - t0
+
+    summary = metrics.cluster_summary(ds.y_train, labels["train"], n_clusters=config.k) \
+        if ds.y_train is not None else None
+    result = {
+        "config": config.to_dict(),
+        "dataset": {"name": ds.name, "n_train": int(X_train.shape[0]),
+                    "n_test": int(X_test.shape[0]) if X_test is not None else 0,
+                    "n_features": int(X_train.shape[1]),
+                    "image_shape": list(ds.image_shape) if ds.image_shape else None},
+        "notes": notes,
+        "estimator": {"class": type(model).__name__, "params": _plain(model.get_params()),
+                      "n_iter": int(model.n_iter_), "inertia": float(model.inertia_)},
+        "metrics": results,
+        "history": [float(v) for v in model.history_],
+        "clusters": _plain(summary),
+        "timings": timings,
+    }
+
+    say(f"writing {out}/")
+    _write_run(out, result, model, labels, pre, ds, summary)
+    return result
+
+
+def _plain(obj):
+    """JSON-ready copy: numpy scalars/arrays to Python, non-finite floats to None."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    return repr(obj)
+
+
+def _write_run(out, result, model, labels, pre, ds, summary):
+    """Arrays and figures first, metrics.json last: its presence marks a complete run."""
+    from . import metrics, plots
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_save_npy(out / "centroids.npy", model.cluster_centers_)
+    atomic_save_npy(out / "labels.npy", labels["train"])
+    if "test" in labels:
+        atomic_save_npy(out / "test_labels.npy", labels["test"])
+
+    centers = model.cluster_centers_
+    if hasattr(pre, "inverse_transform"):
+        centers = pre.inverse_transform(centers)  # show centroids as the images they stand for
+    titles = None
+    if summary is not None:
+        titles = [f"{maj} · {pur:.2f}" if size else "empty"
+                  for maj, pur, size in zip(summary["majority"], summary["purity"], summary["size"])]
+    plots.plot_centroids(centers, image_shape=ds.image_shape, titles=titles, path=out / "centroids.png")
+    plots.plot_loss(model.history_, ylabel="objective (SSE)", path=out / "loss.png",
+                    title=f"{result['estimator']['class']}: objective per iteration")
+    if ds.y_train is not None:
+        cm = metrics.contingency_matrix(ds.y_train, labels["train"], n_clusters=model.n_clusters)
+        plots.plot_contingency(cm.matrix, class_names=[str(c) for c in cm.classes],
+                               path=out / "contingency.png", title="train: class x cluster")
+    atomic_write_json(out / "metrics.json", result)

@@ -1,0 +1,142 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kmeanslab import metrics
+from kmeanslab.cli import main
+from kmeanslab.datasets import load_dataset
+
+RUN_FILES = ("metrics.json", "centroids.npy", "labels.npy", "centroids.png", "loss.png", "contingency.png")
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No MNIST anywhere and no network: KMEANSLAB_DATA unset, empty cache."""
+    monkeypatch.delenv("KMEANSLAB_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+def test_run_digits_writes_folder_and_table(capsys, tmp_path):
+    out = tmp_path / "run"
+    code, stdout, _ = run_cli(capsys, "run", "--dataset", "digits", "--k", "10", "--seed", "0",
+                              "--out", str(out))
+    assert code == 0
+    for name in RUN_FILES + ("test_labels.npy",):
+        assert (out / name).is_file(), name
+    for label in ("SSE", "purity", "Gini impurity", "accuracy (Hungarian)", "NMI", "ARI"):
+        assert label in stdout
+    result = json.loads((out / "metrics.json").read_text())
+    assert set(result["metrics"]) == {"train", "test"}
+    assert result["config"]["k"] == 10
+    assert np.load(out / "centroids.npy").shape == (10, 64)
+
+
+def test_numbers_in_metrics_json_are_the_metrics_of_the_saved_labels(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert run_cli(capsys, "run", "--dataset", "digits", "--k", "12", "--preprocess", "none",
+                   "--out", str(out))[0] == 0
+    result = json.loads((out / "metrics.json").read_text())
+    ds = load_dataset("digits")
+    train_labels = np.load(out / "labels.npy")
+    test_labels = np.load(out / "test_labels.npy")
+    centers = np.load(out / "centroids.npy")
+    m = result["metrics"]
+    assert m["train"]["purity"] == pytest.approx(metrics.purity(ds.y_train, train_labels, n_clusters=12))
+    assert m["train"]["gini"] == pytest.approx(metrics.gini(ds.y_train, train_labels, n_clusters=12))
+    assert m["train"]["sse"] == pytest.approx(metrics.sse(ds.X_train, train_labels, centers), rel=1e-6)
+    assert m["test"]["nmi"] == pytest.approx(metrics.nmi(ds.y_test, test_labels))
+    # Test accuracy uses the mapping learned on train, never one re-fitted on test.
+    train_map = metrics.map_clusters(train_labels, ds.y_train, "majority", n_clusters=12)
+    expected = metrics.accuracy(ds.y_test, test_labels, mapping=train_map)
+    assert m["test"]["accuracy_majority"] == pytest.approx(expected)
+    refit = metrics.accuracy(ds.y_test, test_labels, method="majority", n_clusters=12)
+    assert refit >= expected  # re-fitting on test can only flatter; we must not do it
+
+
+def test_same_seed_same_outputs(capsys, tmp_path):
+    for name in ("a", "b"):
+        assert run_cli(capsys, "run", "--dataset", "digits", "--k", "8", "--init", "random",
+                       "--seed", "5", "--out", str(tmp_path / name))[0] == 0
+    for arr in ("centroids.npy", "labels.npy", "test_labels.npy"):
+        assert np.array_equal(np.load(tmp_path / "a" / arr), np.load(tmp_path / "b" / arr))
+    a = json.loads((tmp_path / "a" / "metrics.json").read_text())["metrics"]
+    b = json.loads((tmp_path / "b" / "metrics.json").read_text())["metrics"]
+    assert a == b
+
+
+def test_config_file_and_flag_override(capsys, tmp_path):
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text('dataset = "digits"\nk = 5\nn-init = 2\nout = "%s"\n' % (tmp_path / "cfg").as_posix())
+    assert run_cli(capsys, "run", "--config", str(cfg), "--k", "3")[0] == 0
+    result = json.loads((tmp_path / "cfg" / "metrics.json").read_text())
+    assert result["config"]["k"] == 3 and result["config"]["n_init"] == 2
+    assert np.load(tmp_path / "cfg" / "centroids.npy").shape[0] == 3
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["run", "--k", "0"], "--k"),
+    (["run", "--k", "three"], "--k"),
+    (["run", "--bogus"], "--bogus"),
+    (["run", "--preprocess", "whiten"], "--preprocess"),
+    (["run", "--dataset", "no/such/place.npy"], "no/such/place.npy"),
+    (["run", "--dataset", "digits", "--init", "nope"], "init"),
+    (["run", "--config", "missing.toml"], "missing.toml"),
+    (["frobnicate"], "frobnicate"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, needle):
+    code, _, err = run_cli(capsys, *argv, *(["--out", str(tmp_path / "o")] if argv[0] == "run" else []))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert needle in lines[0]
+    assert "Traceback" not in err
+
+
+def test_bad_config_files(capsys, tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("k = = 3\n")
+    code, _, err = run_cli(capsys, "run", "--config", str(broken))
+    assert code == 2 and "broken.toml" in err and len(err.strip().splitlines()) == 1
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('dataset = "digits"\nclusters = 4\n')
+    code, _, err = run_cli(capsys, "run", "--config", str(unknown))
+    assert code == 2 and "'clusters'" in err
+
+
+def test_mnist_unavailable_falls_back_to_digits(capsys, tmp_path, offline):
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "run", "--dataset", "mnist", "--no-download", "--k", "10",
+                           "--out", str(out))
+    assert code == 0
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "digits" in notes[0]
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["dataset"]["name"] == "digits" and result["notes"]
+
+
+def test_mnist_subsample_run(capsys, tmp_path, mnist_home):
+    out = tmp_path / "run"
+    code, _, _ = run_cli(capsys, "run", "--dataset", "mnist", "--data-home", str(mnist_home),
+                         "--no-download", "--subsample", "30", "--k", "10", "--out", str(out))
+    assert code == 0
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["dataset"]["n_train"] == 300 and result["dataset"]["n_test"] == 10000
+    assert np.bincount(np.load(out / "labels.npy"), minlength=10).sum() == 300
+    assert result["metrics"]["test"]["accuracy_hungarian"] > 0.3
+
+
+def test_console_script_exit_code(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "kmeanslab.cli", "run", "--k", "-4"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
