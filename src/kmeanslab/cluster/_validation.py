@@ -37,6 +37,8 @@ def check_sample_weight(sample_weight, n_samples, dtype):
     if sample_weight is None:
         return np.ones(n_samples, dtype=dtype)
     if np.isscalar(sample_weight):
+        if isinstance(sample_weight, (bool, np.bool_)) or not isinstance(sample_weight, numbers.Real):
+            raise TypeError(f"sample_weight must be a number or an array, got {sample_weight!r}")
         w = np.full(n_samples, sample_weight, dtype=dtype)
     else:
         w = np.asarray(sample_weight)
