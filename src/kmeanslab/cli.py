@@ -4,23 +4,17 @@ Every user error ends as one line on stderr and exit code 2, never a traceback.
 """
 
 import argparse
+import json
 import os
 import sys
 import time
+from pathlib import Path
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-TABLE_ROWS = [
-    ("sse", "SSE", "{:.6g}"),
-    ("mean_sse", "mean SSE (J_clust)", "{:.4f}"),
-    ("purity", "purity", "{:.4f}"),
-    ("gini", "Gini impurity", "{:.4f}"),
-    ("accuracy_majority", "accuracy (majority)", "{:.4f}"),
-    ("accuracy_hungarian", "accuracy (Hungarian)", "{:.4f}"),
-    ("nmi", "NMI", "{:.4f}"),
-    ("ari", "ARI", "{:.4f}"),
-]
+# The rows of the printed table: the report's, so the two always agree.
+from .report import METRIC_ROWS as TABLE_ROWS  # noqa: E402
 
 
 class UsageError(Exception):
@@ -53,25 +47,59 @@ def _float(text):
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def add_run_flags(p):
-    """Flags shared by ``run`` (and later ``sweep``); defaults are None so a config file can fill them."""
+# Flags that are grid axes in ``sweep``: one value for ``run``, a list or range for sweep.
+GRID_FLAGS = ("k", "algorithm", "metric", "init", "beta", "preprocess", "embed", "seed")
+SWEEP_OPTIONS = ("jobs", "choose_k", "silhouette_sample")
+CLI_ONLY = ("config", "command", "quiet", "json")
+
+
+def add_run_flags(p, grid=False):
+    """Flags of ``run`` (``grid=True``: of ``sweep``, where the axes take lists and ranges).
+
+    Defaults are None so that a config file can fill them.
+    """
+    many = " (list a,b,c or inclusive range a:b)" if grid else ""
+    axis = str if grid else None
     p.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file; flags override it")
-    p.add_argument("--dataset", help="mnist | digits | iris | PATH (IDX folder, .npy, .npz, .csv)")
-    p.add_argument("--k", type=_positive_int, help="number of clusters (default 10)")
-    p.add_argument("--algorithm", help="kmeans | minibatch | soft | kmedians | spherical")
-    p.add_argument("--init", help="k-means++ | random | random-uniform")
+    p.add_argument("--dataset", help="mnist | digits | iris | PATH (IDX folder, .npy, .npz, .csv); "
+                                     "NAME:test clusters that split alone (e.g. mnist:test)")
+    p.add_argument("--k", type=axis or _positive_int, help="number of clusters (default 10)" + many)
+    p.add_argument("--algorithm", help="kmeans | minibatch | soft | kmedians | spherical" + many)
+    if grid:
+        p.add_argument("--metric", help="euclidean | manhattan | cosine: picks the algorithm "
+                                        "(kmeans | kmedians | spherical)" + many)
+    p.add_argument("--init", help="k-means++ | random | random-uniform" + many)
     p.add_argument("--n-init", type=_n_init, help="seeded runs, best kept (default auto)")
     p.add_argument("--max-iter", type=_positive_int, help="iterations per run (default 300)")
     p.add_argument("--tol", type=_float, help="convergence tolerance (default 1e-4)")
-    p.add_argument("--seed", type=int, help="random seed: fully determines the run (default 0)")
-    p.add_argument("--preprocess", choices=["scale", "zscore", "none"], help="default scale")
+    if grid:
+        p.add_argument("--seeds", "--seed", dest="seed", help="random seeds, e.g. 0:4 (default 0)")
+    else:
+        p.add_argument("--seed", type=int, help="random seed: fully determines the run (default 0)")
+    p.add_argument("--preprocess", choices=None if grid else ["scale", "zscore", "none"],
+                   help="scale | zscore | none (default scale)" + many)
+    p.add_argument("--embed", metavar="pca:N|umap:N",
+                   help="embed after preprocessing, before clustering (umap needs kmeanslab[umap])" + many)
     p.add_argument("--subsample", type=_positive_int, metavar="N", help="keep N training rows per class")
-    p.add_argument("--beta", type=_float, help="SoftKMeans stiffness (default 1.0)")
+    p.add_argument("--beta", type=axis or _float, help="SoftKMeans stiffness (default 1.0)" + many)
     p.add_argument("--batch-size", type=_positive_int, help="mini-batch size")
     p.add_argument("--data-home", help="folder holding mnist/ (else $KMEANSLAB_DATA, then the user cache)")
     p.add_argument("--no-download", dest="download", action="store_const", const=False,
                    help="never download data")
-    p.add_argument("--out", help="output folder (default runs/latest)")
+    p.add_argument("--out", help="output folder (default runs/latest" + (", runs/sweep for sweeps)" if grid else ")"))
+    p.add_argument("--quiet", action="store_true", default=None, help="print only the table")
+
+
+def add_sweep_flags(p, choose=False):
+    add_run_flags(p, grid=True)
+    p.add_argument("--jobs", type=_positive_int, help="cells run in parallel processes (default 1)")
+    if not choose:
+        p.add_argument("--choose-k", action="store_true", default=None,
+                       help="also compute silhouette, Calinski-Harabasz, Davies-Bouldin and pick k")
+    p.add_argument("--silhouette-sample", type=_positive_int, metavar="N",
+                   help="rows sampled (seeded) for the silhouette (default 2000)")
+    if choose:
+        p.add_argument("--json", action="store_true", help="print the answers as JSON instead of a table")
 
 
 def build_parser():
@@ -79,25 +107,69 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     run = sub.add_parser("run", help="fit one model, evaluate it on train and test, write a run folder")
     add_run_flags(run)
-    run.add_argument("--quiet", action="store_true", help="print only the table")
+    sweep = sub.add_parser("sweep", help="a grid of runs over k, algorithm, init, beta, preprocessing, "
+                                         "seed: tables, curves, report; resumable")
+    add_sweep_flags(sweep)
+    choose = sub.add_parser("choose-k", help="sweep k and report which k the elbow, silhouette, "
+                                             "Calinski-Harabasz and Davies-Bouldin pick")
+    add_sweep_flags(choose, choose=True)
     return parser
 
 
-def config_from_args(args, section=None):
-    """A RunConfig from an optional TOML file overlaid with the flags given."""
-    from .experiment import RunConfig, load_toml
+def _read_config(path, allow_sweep):
+    """(top-level settings, [sweep] table) of a config file; other tables are an error."""
+    from .experiment import load_toml
 
-    values = {}
-    if args.config:
-        data = load_toml(args.config)
-        if section is not None:
-            data = data.get(section, data)
-        values.update({k: v for k, v in data.items() if not isinstance(v, dict)})
-    skip = {"config", "command", "quiet"}
-    for key, value in vars(args).items():
-        if key not in skip and value is not None:
-            values[key] = value
+    base, grid = {}, {}
+    if path:
+        for key, value in load_toml(path).items():
+            if not isinstance(value, dict):
+                base[key] = value
+            elif key == "sweep":
+                grid = dict(value) if allow_sweep else {}
+            else:
+                raise ValueError(f"{path}: unknown table [{key}]; the only table is [sweep]")
+    return base, grid
+
+
+def _given(args):
+    return {k: v for k, v in vars(args).items() if k not in CLI_ONLY and v is not None}
+
+
+def config_from_args(args, section=None):
+    """A RunConfig from an optional TOML file (top-level keys) overlaid with the flags given."""
+    from .experiment import RunConfig
+
+    values, _ = _read_config(args.config, allow_sweep=False)
+    if values.pop("quiet", False) and not args.quiet:
+        args.quiet = True
+    values.update(_given(args))
     return RunConfig.from_dict(values, source=args.config or "flags")
+
+
+def sweep_from_args(args, choose_k=False):
+    """A SweepSpec: file base settings < file [sweep] table < flags (an axis flag replaces the axis)."""
+    from .sweep import sweep_from_dict
+
+    base, grid = _read_config(args.config, allow_sweep=True)
+    if base.pop("quiet", False) and not args.quiet:
+        args.quiet = True
+    for key, value in _given(args).items():
+        if key in GRID_FLAGS or key in SWEEP_OPTIONS:
+            grid = {g: v for g, v in grid.items() if g.replace("-", "_") not in (key, key + "s")}
+            grid[key] = value
+            if key == "metric":  # the metric picks the algorithm: the flag replaces the file's
+                grid.pop("algorithm", None)
+                base.pop("algorithm", None)
+            elif key == "algorithm":
+                grid.pop("metric", None)
+            base.pop(key, None)
+        else:
+            base[key] = value
+    if choose_k:
+        grid["choose_k"] = True
+    base.setdefault("out", "runs/choose-k" if choose_k else "runs/sweep")
+    return sweep_from_dict(base, grid, source=args.config or "flags")
 
 
 def format_table(metrics):
@@ -129,20 +201,132 @@ def _download_progress():
     return show
 
 
+def _say(args):
+    return (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+
+
 def cmd_run(args):
     from .experiment import run
 
     config = config_from_args(args)
-    log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    result = run(config, log=log, progress=None if args.quiet else _download_progress())
+    result = run(config, log=_say(args), progress=None if args.quiet else _download_progress())
     print(format_table(result["metrics"]))
     if not args.quiet:
-        print(f"\nwrote {config.out}/ (metrics.json, centroids.npy, labels.npy, centroids.png, "
-              "loss.png, contingency.png)", file=sys.stderr)
+        print(f"\nwrote {config.out}/ (report.html, metrics.json, centroids.npy, labels.npy, centroids.png, "
+              "loss.png, contingency.png, samples.png, typical.png, atypical.png)", file=sys.stderr)
     return 0
 
 
-COMMANDS = {"run": cmd_run}
+def _clock(seconds):
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+class ProgressBar:
+    """Cells done / total with elapsed time and ETA, redrawn in place on a terminal
+    (a line per cell elsewhere). ETA: this call's seconds per computed cell x cells left."""
+
+    def __init__(self, stream=None, width=28):
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.drawn = False
+
+    def __call__(self, ev):
+        done, total, computed = ev["done"], ev["total"], ev["computed"]
+        if ev["cell"] is None and ev["skipped"]:
+            print(f"resuming: {ev['skipped']} of {total} cells already done", file=self.stream, flush=True)
+        eta = _clock(ev["elapsed"] / computed * (total - done)) if computed else "?"
+        fill = int(self.width * done / total) if total else self.width
+        line = (f"[{'#' * fill}{'.' * (self.width - fill)}] {done}/{total} cells "
+                f"{100 * done / max(total, 1):3.0f}%  elapsed {_clock(ev['elapsed'])}  ETA {eta}")
+        if self.tty:
+            print("\r" + line, end="", file=self.stream, flush=True)
+            self.drawn = True
+        elif ev["cell"] is not None or done == total:
+            print(line, file=self.stream, flush=True)
+
+    def close(self):
+        if self.drawn:
+            print(file=self.stream, flush=True)
+            self.drawn = False
+
+
+def _run_grid(args, spec):
+    from .sweep import SweepInterrupted, run_sweep, write_summary
+
+    out = spec.base.out
+    say = _say(args)
+    bar = None if args.quiet else ProgressBar()
+    try:
+        records = run_sweep(spec, out, on_progress=bar)
+    except SweepInterrupted as exc:
+        if bar:
+            bar.close()
+        print(f"kmeanslab: interrupted: {exc.done} of {exc.total} cells done, saved in {out}/cells/; "
+              "run the same command again to resume", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    if bar:
+        bar.close()
+    summary = write_summary(spec, out, records)
+    for note in summary["notes"]:
+        say(f"note: {note}")
+    return summary
+
+
+def cmd_sweep(args):
+    spec = sweep_from_args(args)
+    summary = _run_grid(args, spec)
+    if not isinstance(summary, dict):
+        return summary
+    out = spec.base.out
+    print((Path(out) / "sweep.md").read_text(), end="")
+    if summary["choose_k"]:
+        print()
+        print(format_choose_k(summary["choose_k"]))
+    _say(args)(f"\nwrote {out}/ (report.html, sweep.csv, sweep.md, sweep.json, "
+               f"{', '.join(summary['figures']) or 'no curves: neither k nor beta varies'}, cells/)")
+    return 0
+
+
+def format_choose_k(answers):
+    """Per group: SSE and criteria per k, then the k each criterion picks."""
+    blocks = []
+    for group in answers:
+        lines = [f"{group['group'] or 'all cells'}:" if len(answers) > 1 else "",
+                 f"{'k':>4}  {'SSE':>12}  {'silhouette':>10}  {'Calinski-Harabasz':>17}  {'Davies-Bouldin':>14}"]
+        for r in group["rows"]:
+            def f(v, fmt):
+                return "-" if v is None else fmt.format(v)
+
+            lines.append(f"{r['k']:>4}  {f(r['sse'], '{:.6g}'):>12}  {f(r['silhouette'], '{:.4f}'):>10}  "
+                         f"{f(r['calinski_harabasz'], '{:.6g}'):>17}  {f(r['davies_bouldin'], '{:.4f}'):>14}")
+        picks = group["picks"]
+        lines.append("picks: " + ", ".join(f"{name.replace('_', '-')} k={'-' if k is None else k}"
+                                            for name, k in picks.items()))
+        blocks.append("\n".join(line for line in lines if line))
+    return "\n\n".join(blocks)
+
+
+def cmd_choose_k(args):
+    spec = sweep_from_args(args, choose_k=True)
+    summary = _run_grid(args, spec)
+    if not isinstance(summary, dict):
+        return summary
+    from .experiment import atomic_write_json
+
+    out = Path(spec.base.out)
+    atomic_write_json(out / "choose_k.json", summary["choose_k"])
+    if args.json:
+        print(json.dumps(summary["choose_k"], indent=2))
+    else:
+        print(format_choose_k(summary["choose_k"]))
+    _say(args)(f"\nwrote {out}/ (choose_k.json, report.html, sweep.csv, sweep.md, figures, cells/)")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "choose-k": cmd_choose_k}
 
 
 def main(argv=None):
@@ -159,7 +343,7 @@ def main(argv=None):
     except UsageError as exc:
         print(f"{exc} (see --help)", file=sys.stderr)
         return EXIT_USAGE
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, ImportError) as exc:
         if os.environ.get("KMEANSLAB_DEBUG"):
             raise
         message = " ".join(str(exc).split())  # one line, whatever the exception held

@@ -37,6 +37,7 @@ class RunConfig:
     subsample: object = None  # rows per class kept from the training split
     beta: float = 1.0  # SoftKMeans stiffness
     batch_size: object = None  # MiniBatchKMeans / SoftKMeans mini-batches
+    embed: object = None  # "pca:N" | "umap:N": fitted on train after preprocessing
     out: str = "runs/latest"
     data_home: object = None
     download: bool = True
@@ -48,6 +49,8 @@ class RunConfig:
         kwargs = {}
         for key, value in values.items():
             name = key.replace("-", "_")
+            if name == "no_download":  # the flag's own spelling, as a file key
+                name, value = "download", not value
             if name not in known:
                 raise ValueError(f"{source}: unknown key {key!r}; known keys: {', '.join(sorted(known))}")
             kwargs[name] = value
@@ -84,6 +87,10 @@ class RunConfig:
         need(self.batch_size is None or (is_int(self.batch_size) and self.batch_size >= 1),
              "batch_size", "an integer >= 1")
         need(isinstance(self.out, (str, os.PathLike)) and str(self.out), "out", "a folder path")
+        need(isinstance(self.download, bool), "download", "true or false")
+        from .embed import parse_embed
+
+        parse_embed(self.embed)  # its error names embed
         return self
 
     def to_dict(self):
@@ -146,31 +153,74 @@ def _json_default(value):
 
 # -- running ------------------------------------------------------------------------------
 
-def load_data(config, progress=None):
-    """The dataset of ``config``, falling back to scikit-learn's digits when MNIST is unavailable.
+SPLIT_SUFFIXES = ("train", "test")
 
-    Returns (Dataset, notes) where notes are one-line messages for the user.
+
+def _split_spec(spec):
+    """``"mnist:test"`` -> ("mnist", "test"): one split of a data set, clustered on its own."""
+    base, sep, part = str(spec).rpartition(":")
+    if sep and base and part.lower() in SPLIT_SUFFIXES:
+        return base, part.lower()
+    return str(spec), None
+
+
+def load_raw(config, progress=None):
+    """The whole data set of ``config`` (no subsample), falling back to scikit-learn's digits
+    when MNIST is unavailable. Returns (Dataset, notes): notes are one-line messages.
+
+    A dataset written ``NAME:test`` (or ``NAME:train``) keeps that split only, as the data
+    to cluster, with no held-out part: e.g. ``mnist:test`` for the 10,000 test images.
     """
     from . import datasets
 
+    spec, part = _split_spec(config.dataset)
     notes = []
     try:
-        ds = datasets.load_dataset(config.dataset, data_home=config.data_home,
+        ds = datasets.load_dataset(spec, data_home=config.data_home,
                                    download=config.download, progress=progress)
     except datasets.DataNotFoundError as exc:
-        if config.dataset != "mnist":
+        if spec != "mnist":
             raise
         first = str(exc).splitlines()[0]
         notes.append(f"MNIST unavailable ({first}); running on scikit-learn's 8x8 digits instead")
         ds = datasets.load_dataset("digits")
-    if config.subsample is not None:
-        if ds.y_train is None:
-            raise ValueError("subsample needs labels, but this dataset has none")
-        from .preprocessing import balanced_subsample
-
-        idx = balanced_subsample(ds.X_train, ds.y_train, config.subsample, random_state=config.seed)
-        ds = dataclasses.replace(ds, X_train=ds.X_train[idx], y_train=ds.y_train[idx])
+    if part == "test":
+        if ds.X_test is None:
+            raise ValueError(f"dataset {config.dataset!r}: {spec} has no test split")
+        ds = dataclasses.replace(ds, name=f"{ds.name}:test", X_train=ds.X_test, y_train=ds.y_test,
+                                 X_test=None, y_test=None)
+    elif part == "train":
+        ds = dataclasses.replace(ds, name=f"{ds.name}:train", X_test=None, y_test=None)
     return ds, notes
+
+
+def subsample(ds, config):
+    """Keep ``config.subsample`` training rows per class (seeded by ``config.seed``)."""
+    if config.subsample is None:
+        return ds
+    if ds.y_train is None:
+        raise ValueError("subsample needs labels, but this dataset has none")
+    from .preprocessing import balanced_subsample
+
+    idx = balanced_subsample(ds.X_train, ds.y_train, config.subsample, random_state=config.seed)
+    return dataclasses.replace(ds, X_train=ds.X_train[idx], y_train=ds.y_train[idx])
+
+
+def load_data(config, progress=None):
+    """:func:`load_raw` then :func:`subsample`: the data one run clusters. Returns (Dataset, notes)."""
+    ds, notes = load_raw(config, progress=progress)
+    return subsample(ds, config), notes
+
+
+def prepare(config, ds):
+    """Fit the feature pipeline (preprocess -> embed) on train; returns (front, X_train, X_test)."""
+    from .embed import make_front
+    from .preprocessing import make_preprocessor
+
+    front = make_front(make_preprocessor(config.preprocess), config.embed, random_state=config.seed)
+    X_train = front.fit_transform(ds.X_train)
+    X_test = front.transform(ds.X_test) if ds.X_test is not None else None
+    return front, X_train, X_test
 
 
 def make_estimator(config):
@@ -198,6 +248,22 @@ def evaluate_splits(model, splits):
     return results, labels, mappings
 
 
+def fit_evaluate(config, ds, X_train, X_test):
+    """Fit the estimator of ``config`` on prepared data and evaluate it on train and test.
+
+    Returns (model, metrics per split, labels per split, fit seconds).
+    """
+    model = make_estimator(config)
+    t0 = time.perf_counter()
+    model.fit(X_train)
+    seconds = time.perf_counter() - t0
+    splits = {"train": (X_train, ds.y_train)}
+    if X_test is not None:
+        splits["test"] = (X_test, ds.y_test)
+    results, labels, _ = evaluate_splits(model, splits)
+    return model, results, labels, seconds
+
+
 def run(config, *, log=None, progress=None):
     """Run one experiment and write its folder; returns the result dict (as in metrics.json).
 
@@ -210,6 +276,7 @@ def run(config, *, log=None, progress=None):
         Download progress, passed to the loader.
     """
     from . import metrics
+    from .embed import make_pipeline
 
     config = config.validated()
     say = log or (lambda msg: logger.info(msg))
@@ -224,26 +291,17 @@ def run(config, *, log=None, progress=None):
     say(f"loaded {ds.name}: train {ds.X_train.shape}" +
         (f", test {ds.X_test.shape}" if ds.X_test is not None else "") + f" in {timings['load']:.1f} s")
 
-    from .preprocessing import make_preprocessor
+    t0 = time.perf_counter()
+    front, X_train, X_test = prepare(config, ds)
+    timings["prepare"] = time.perf_counter() - t0
+    if config.embed:
+        say(f"embedded with {config.embed}: {X_train.shape[1]} features, in {timings['prepare']:.1f} s")
 
-    pre = make_preprocessor(config.preprocess)
-    X_train = pre.fit_transform(ds.X_train)
-    X_test = pre.transform(ds.X_test) if ds.X_test is not None else None
-
-    model = make_estimator(config)
-    say(f"fitting {type(model).__name__}(n_clusters={config.k}, init={config.init!r}, "
+    say(f"fitting {config.algorithm}(n_clusters={config.k}, init={config.init!r}, "
         f"n_init={config.n_init}) on {X_train.shape[0]} rows")
-    t0 = time.perf_counter()
-    model.fit(X_train)
-    timings["fit"] = time.perf_counter() - t0
+    model, results, labels, timings["fit"] = fit_evaluate(config, ds, X_train, X_test)
     say(f"fitted in {timings['fit']:.1f} s ({model.n_iter_} iterations in the best run)")
-
-    splits = {"train": (X_train, ds.y_train)}
-    if X_test is not None:
-        splits["test"] = (X_test, ds.y_test)
-    t0 = time.perf_counter()
-    results, labels, _ = evaluate_splits(model, splits)
-    timings["evaluate"] = time.perf_counter() - t0
+    pipeline = make_pipeline(front, model)
 
     summary = metrics.cluster_summary(ds.y_train, labels["train"], n_clusters=config.k) \
         if ds.y_train is not None else None
@@ -251,9 +309,11 @@ def run(config, *, log=None, progress=None):
         "config": config.to_dict(),
         "dataset": {"name": ds.name, "n_train": int(X_train.shape[0]),
                     "n_test": int(X_test.shape[0]) if X_test is not None else 0,
-                    "n_features": int(X_train.shape[1]),
+                    "n_features": int(ds.X_train.shape[1]),
+                    "n_features_clustered": int(X_train.shape[1]),
                     "image_shape": list(ds.image_shape) if ds.image_shape else None},
         "notes": notes,
+        "pipeline": [name for name, _ in pipeline.steps],
         "estimator": {"class": type(model).__name__, "params": _plain(model.get_params()),
                       "n_iter": int(model.n_iter_), "inertia": float(model.inertia_)},
         "metrics": results,
@@ -263,7 +323,7 @@ def run(config, *, log=None, progress=None):
     }
 
     say(f"writing {out}/")
-    _write_run(out, result, model, labels, pre, ds, summary)
+    _write_run(out, result, pipeline, labels, ds, X_train, summary)
     return result
 
 
@@ -284,28 +344,67 @@ def _plain(obj):
     return repr(obj)
 
 
-def _write_run(out, result, model, labels, pre, ds, summary):
-    """Arrays and figures first, metrics.json last: its presence marks a complete run."""
-    from . import metrics, plots
+def center_distances(X, labels, centers, block=8192):
+    """Euclidean distance of each row of ``X`` to its own centre, in row blocks."""
+    import scipy.sparse as sp
 
+    centers = np.asarray(centers)
+    out = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], block):
+        rows = X[start:start + block]
+        rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
+        diff = rows - centers[labels[start:start + block]]
+        out[start:start + block] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    return out
+
+
+def pixel_means(X, labels, k):
+    """Mean of each cluster's members in the original feature space (NaN for empty clusters)."""
+    import scipy.sparse as sp
+
+    counts = np.bincount(labels, minlength=k).astype(np.float64)
+    onehot = sp.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels)))
+    sums = np.asarray(onehot @ X, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts[:, None]
+
+
+def _write_run(out, result, pipeline, labels, ds, X_train, summary):
+    """Arrays, figures and report first, metrics.json last: its presence marks a complete run."""
+    from . import metrics, plots, report
+
+    model, pre = pipeline.named_steps["cluster"], pipeline.named_steps["preprocess"]
+    embedded = "embed" in pipeline.named_steps
     out.mkdir(parents=True, exist_ok=True)
     atomic_save_npy(out / "centroids.npy", model.cluster_centers_)
     atomic_save_npy(out / "labels.npy", labels["train"])
     if "test" in labels:
         atomic_save_npy(out / "test_labels.npy", labels["test"])
 
-    centers = model.cluster_centers_
-    if hasattr(pre, "inverse_transform"):
-        centers = pre.inverse_transform(centers)  # show centroids as the images they stand for
+    k = model.cluster_centers_.shape[0]
+    if embedded:
+        # Centres live in the embedding: show what they stand for, the mean member image.
+        centers = pixel_means(ds.X_train, labels["train"], k)
+        title = f"mean image of each cluster's members (centres are in the {result['config']['embed']} space)"
+    else:
+        centers = model.cluster_centers_
+        if hasattr(pre, "inverse_transform") and type(pre).__name__ != "FunctionTransformer":
+            centers = pre.inverse_transform(centers)  # show centroids as the images they stand for
+        title = None
     titles = None
     if summary is not None:
         titles = [f"{maj} · {pur:.2f}" if size else "empty"
                   for maj, pur, size in zip(summary["majority"], summary["purity"], summary["size"])]
-    plots.plot_centroids(centers, image_shape=ds.image_shape, titles=titles, path=out / "centroids.png")
+    plots.plot_centroids(centers, image_shape=ds.image_shape, titles=titles, path=out / "centroids.png",
+                         title=title)
     plots.plot_loss(model.history_, ylabel="objective (SSE)", path=out / "loss.png",
                     title=f"{result['estimator']['class']}: objective per iteration")
     if ds.y_train is not None:
-        cm = metrics.contingency_matrix(ds.y_train, labels["train"], n_clusters=model.n_clusters)
+        cm = metrics.contingency_matrix(ds.y_train, labels["train"], n_clusters=k)
         plots.plot_contingency(cm.matrix, class_names=[str(c) for c in cm.classes],
                                path=out / "contingency.png", title="train: class x cluster")
+    dist = center_distances(X_train, labels["train"], model.cluster_centers_)
+    report.member_figures(out, ds.X_train, labels["train"], dist, k, ds.image_shape,
+                          summary=summary, seed=result["config"]["seed"])
+    report.write_run_report(out, result)
     atomic_write_json(out / "metrics.json", result)

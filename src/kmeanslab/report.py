@@ -1,0 +1,312 @@
+"""The self-contained HTML report of a run or a sweep: one file, nothing to fetch.
+
+Figures are embedded as base64 PNG data URIs and the style sheet is inline, so the file
+opens anywhere, offline, without a server. Every number shown is read from the result
+dict written beside it (``metrics.json`` or the sweep's cells), which holds what
+:mod:`kmeanslab.metrics` returned; each metric cell also carries the exact value in a
+``data-value`` attribute, so tests (and readers) can check the rounding.
+
+A tiny inline script sets ``data-report-check="ok"`` on the ``<html>`` element once the
+page has loaded, unless a script error happened or an image failed to decode
+(``"failed"``); headless browsers read it back with ``--dump-dom``.
+"""
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["METRIC_ROWS", "member_figures", "write_run_report", "write_sweep_report", "sweep_figures", "page"]
+
+METRIC_ROWS = [
+    ("sse", "SSE", "{:.6g}"),
+    ("mean_sse", "mean SSE (J_clust)", "{:.4f}"),
+    ("purity", "purity", "{:.4f}"),
+    ("gini", "Gini impurity", "{:.4f}"),
+    ("accuracy_majority", "accuracy (majority)", "{:.4f}"),
+    ("accuracy_hungarian", "accuracy (Hungarian)", "{:.4f}"),
+    ("nmi", "NMI", "{:.4f}"),
+    ("ari", "ARI", "{:.4f}"),
+]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+main{max-width:1150px;margin:0 auto;padding:24px 28px 60px;background:#fff;min-height:100vh}
+h1{font-size:1.6em;margin:0 0 4px}h2{font-size:1.2em;margin:28px 0 8px;border-bottom:1px solid #e3e6ea;padding-bottom:4px}
+.sub{color:#5b6472;margin:0 0 12px}.note{background:#fff7e0;border-left:4px solid #e6b400;padding:6px 10px;margin:6px 0}
+table{border-collapse:collapse;font-size:0.92em;margin:6px 0}
+th,td{border:1px solid #dfe3e8;padding:4px 9px;text-align:right;white-space:nowrap}th{background:#f1f3f6}
+td.l,th.l{text-align:left}tbody tr:nth-child(even){background:#fafbfc}
+figure{margin:10px 0 18px}figure img{max-width:100%;border:1px solid #eceff3}
+figcaption{color:#5b6472;font-size:0.9em;margin-top:4px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(330px,1fr));gap:12px}
+.scroll{overflow-x:auto}code{background:#f1f3f6;padding:1px 4px;border-radius:3px}
+"""
+
+_CHECK = """
+(function(){var bad=false;
+window.addEventListener('error',function(){bad=true;},true);
+window.addEventListener('load',function(){
+ var im=document.images;for(var i=0;i<im.length;i++){if(!im[i].complete||im[i].naturalWidth===0){bad=true;}}
+ document.documentElement.setAttribute('data-report-check',bad?'failed':'ok');});})();
+"""
+
+
+def esc(value):
+    return html.escape(str(value), quote=True)
+
+
+def data_uri(path):
+    """A PNG file as a ``data:`` URI."""
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def figure(path, caption):
+    """An embedded figure, or nothing when the file was not made."""
+    path = Path(path)
+    if not path.is_file():
+        return ""
+    return (f'<figure><img src="{data_uri(path)}" alt="{esc(caption)}">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
+
+
+def page(title, body):
+    """A complete HTML document: inline style, inline check script, no external reference."""
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f"<title>{esc(title)}</title><style>{_CSS}</style><script>{_CHECK}</script></head>"
+            f"<body><main>{body}</main></body></html>\n")
+
+
+def _fmt(fmt, value):
+    return "-" if value is None else fmt.format(value)
+
+
+def metric_cell(key, split, value, fmt):
+    """A table cell with the display value and the exact value (``repr``) in data-value."""
+    exact = "" if value is None else repr(float(value))
+    return (f'<td data-key="{esc(key)}" data-split="{esc(split)}" data-value="{exact}" '
+            f'title="{exact}">{esc(_fmt(fmt, value))}</td>')
+
+
+def metrics_table(metrics):
+    """Metrics x splits, as in ``kmeanslab run``'s printed table."""
+    splits = list(metrics)
+    head = "".join(f"<th>{esc(s)}</th>" for s in splits)
+    rows = [("objective", "objective", "{:.6g}")] + METRIC_ROWS
+    body = []
+    for key, label, fmt in rows:
+        if not any(key in metrics[s] for s in splits):
+            continue
+        cells = "".join(metric_cell(key, s, metrics[s].get(key), fmt) for s in splits)
+        body.append(f'<tr><th class="l">{esc(label)}</th>{cells}</tr>')
+    return f'<table class="metrics"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def kv_table(mapping):
+    rows = "".join(f'<tr><th class="l">{esc(k)}</th><td class="l"><code>{esc(json.dumps(v))}</code></td></tr>'
+                   for k, v in mapping.items())
+    return f'<table class="config">{rows}</table>'
+
+
+def table(header, rows, classes=None):
+    """A plain table of already formatted cells (strings; pre-rendered ``<td>`` kept as is)."""
+    head = "".join(f'<th class="{"l" if i == 0 else ""}">{esc(h)}</th>' for i, h in enumerate(header))
+
+    def cell(i, c):
+        return c if str(c).startswith("<td") else f'<td class="{"l" if i == 0 else ""}">{esc(c)}</td>'
+
+    body = "".join("<tr>" + "".join(cell(i, c) for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return (f'<div class="scroll"><table class="{esc(classes or "")}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
+
+
+# -- run ----------------------------------------------------------------------------------
+
+def _row_titles(summary, ids, what):
+    if summary is None:
+        return [f"cluster {k} {what}" for k in ids]
+    return [f"{k}: {summary['majority'][k]} · {summary['purity'][k]:.2f}" if summary["size"][k]
+            else f"{k}: empty" for k in ids]
+
+
+def member_figures(out, X, labels, distances, k, image_shape, summary=None, seed=0,
+                   per_row=10, max_clusters=30):
+    """Write samples.png (random members), typical.png and atypical.png (closest to and
+    farthest from their centre) for image data; returns the file names written.
+
+    ``distances`` are each row's distance to its own centre, in the space clustered.
+    Rows are the first ``max_clusters`` clusters; row titles give majority class and
+    purity from :func:`kmeanslab.metrics.cluster_summary`.
+    """
+    from . import plots
+
+    if image_shape is None or int(np.prod(image_shape)) != X.shape[1]:
+        return []
+    rng = np.random.RandomState(seed)
+    ids = list(range(min(k, max_clusters)))
+    more = f" (first {len(ids)} of {k} clusters)" if k > len(ids) else ""
+    samples, near, far = {}, {}, {}
+    for c in ids:
+        members = np.flatnonzero(labels == c)
+        pick = np.sort(rng.choice(members, min(per_row, members.size), replace=False)) if members.size else members
+        order = members[np.argsort(distances[members], kind="stable")]
+        samples[c], near[c], far[c] = X[pick], X[order[:per_row]], X[order[::-1][:per_row]]
+    titles = _row_titles(summary, ids, "")
+    made = []
+    for name, rows, title in (("samples.png", samples, "random members of each cluster"),
+                              ("typical.png", near, "most typical members (closest to the centre)"),
+                              ("atypical.png", far, "least typical members (farthest from the centre)")):
+        plots.plot_samples(rows, image_shape=image_shape, row_titles=titles, max_per_row=per_row,
+                           path=Path(out) / name, title=title + more)
+        made.append(name)
+    return made
+
+
+def write_run_report(out, result):
+    """Write ``out/report.html`` for a run from its result dict and the PNGs in ``out``."""
+    out = Path(out)
+    cfg, ds = result["config"], result["dataset"]
+    embed = cfg.get("embed")
+    parts = [f"<h1>kmeanslab run: {esc(ds['name'])}, k = {esc(cfg['k'])}</h1>",
+             f'<p class="sub">{esc(result["estimator"]["class"])} · pipeline '
+             f'{esc(" → ".join(result.get("pipeline", [])))} · {ds["n_train"]} train rows'
+             f'{", " + str(ds["n_test"]) + " test rows" if ds["n_test"] else ""} · '
+             f'{ds["n_features"]} features{" → " + str(ds["n_features_clustered"]) if embed else ""}</p>']
+    parts += [f'<p class="note">{esc(n)}</p>' for n in result.get("notes", [])]
+    parts += ["<h2>Metrics</h2>", metrics_table(result["metrics"]),
+              '<p class="sub">Test metrics use the cluster → class mappings learned on train.</p>']
+    clusters = result.get("clusters")
+    if clusters:
+        rows = [[str(c), str(clusters["majority"][c]), str(clusters["size"][c]),
+                 metric_cell("purity", c, clusters["purity"][c], "{:.4f}"),
+                 metric_cell("gini", c, clusters["gini"][c], "{:.4f}")]
+                for c in range(len(clusters["size"]))]
+        parts += ["<h2>Clusters (train)</h2>",
+                  table(["cluster", "majority class", "size", "purity", "Gini"], rows, "clusters")]
+    centroid_caption = ("mean image of each cluster's members (the centres live in the "
+                        f"{embed} space)" if embed else "centroids") + ": majority class · purity"
+    parts += ['<h2>Figures</h2><div class="grid">',
+              figure(out / "loss.png", "objective per iteration (best run)"),
+              figure(out / "contingency.png", "train: class × cluster counts"), "</div>",
+              figure(out / "centroids.png", centroid_caption),
+              figure(out / "samples.png", "random members of each cluster"),
+              '<div class="grid">', figure(out / "typical.png", "most typical members: closest to their centre"),
+              figure(out / "atypical.png", "least typical members: farthest from their centre"), "</div>",
+              "<h2>Config</h2>", kv_table(cfg),
+              "<h2>Timings (s)</h2>", kv_table({k: round(v, 3) for k, v in result.get("timings", {}).items()})]
+    html_text = page(f"kmeanslab run: {ds['name']} k={cfg['k']}", "\n".join(p for p in parts if p))
+    from .experiment import atomic_write_bytes
+
+    atomic_write_bytes(out / "report.html", html_text.encode("utf-8"))
+    return out / "report.html"
+
+
+# -- sweep --------------------------------------------------------------------------------
+
+def write_sweep_report(out, title, config, axes, header, rows, figures, choose_k=None, notes=()):
+    """Write ``out/report.html`` for a sweep.
+
+    ``header``/``rows``: the summary table (cells pre-rendered by the caller, as in
+    sweep.md); ``figures``: (file name, caption) pairs in ``out``; ``choose_k``: the
+    criteria tables and picks from :mod:`kmeanslab.sweep`.
+    """
+    out = Path(out)
+    grid = ", ".join(f"{k} ∈ {{{', '.join(map(str, v))}}}" for k, v in axes.items() if len(v) > 1)
+    parts = [f"<h1>{esc(title)}</h1>", f'<p class="sub">grid: {esc(grid or "one cell")}</p>']
+    parts += [f'<p class="note">{esc(n)}</p>' for n in notes]
+    parts += ["<h2>Results (mean ± sd over seeds)</h2>", table(header, rows, "sweep")]
+    if choose_k:
+        parts.append("<h2>Choosing k</h2>")
+        for group in choose_k:
+            label = group["group"] or "all cells"
+            picks = ", ".join(f"{name}: k = {k}" for name, k in group["picks"].items())
+            crit = [[str(r["k"])] + [metric_cell(c, r["k"], r.get(c), f)
+                                     for c, f in (("sse", "{:.6g}"), ("silhouette", "{:.4f}"),
+                                                  ("calinski_harabasz", "{:.6g}"),
+                                                  ("davies_bouldin", "{:.4f}"))]
+                    for r in group["rows"]]
+            parts += [f"<p><b>{esc(label)}</b> — picks: {esc(picks)}</p>",
+                      table(["k", "SSE", "silhouette", "Calinski–Harabasz", "Davies–Bouldin"], crit, "choosek")]
+    parts.append('<h2>Figures</h2><div class="grid">')
+    parts += [figure(out / name, caption) for name, caption in figures]
+    parts += ["</div>", "<h2>Base config</h2>", kv_table(config)]
+    from .experiment import atomic_write_bytes
+
+    atomic_write_bytes(out / "report.html", page(title, "\n".join(p for p in parts if p)).encode("utf-8"))
+    return out / "report.html"
+
+
+SWEEP_CURVES = (("purity", "purity"), ("gini", "Gini impurity"), ("accuracy_hungarian", "accuracy (Hungarian)"),
+                ("nmi", "NMI"), ("ari", "ARI"))
+BETA_CURVES = (("sse", "SSE"), ("accuracy_hungarian", "accuracy (Hungarian)"), ("nmi", "NMI"))
+BAND = "mean over seeds, band = min–max"
+
+
+def _series(records, x_axis, xs, group_axes, value):
+    """{group label or "": array (n_seeds, len(xs))} of ``value(result)``; NaN where missing."""
+    seeds = sorted({p["seed"] for p, _ in records})
+    groups = {}
+    for p, r in records:
+        label = ", ".join(f"{a}={p[a]}" for a in group_axes)
+        arr = groups.setdefault(label, np.full((len(seeds), len(xs)), np.nan))
+        v = value(r)
+        arr[seeds.index(p["seed"]), xs.index(p[x_axis])] = np.nan if v is None else v
+    return groups
+
+
+def _metric(split, key):
+    return lambda r: r["metrics"].get(split, {}).get(key)
+
+
+def sweep_figures(out, records, axes, splits, choose_k=None):
+    """Write the sweep's curves into ``out``; returns (file name, caption) pairs.
+
+    k varies: elbow.png (train SSE, knee marked) and k_<metric>.png for purity, Gini,
+    accuracy, NMI, ARI (train and test). beta varies: beta_<metric>.png. With choose-k
+    answers: choose_<criterion>.png. Lines are means over seeds with min–max bands;
+    every value is a cell's metric as :mod:`kmeanslab.metrics` computed it.
+    """
+    from . import plots
+    from .choosek import CRITERIA, knee
+
+    out = Path(out)
+    varying = [a for a in axes if len(axes[a]) > 1]
+    made = []
+
+    def curve(name, caption, x_axis, ylabel, parts, mark=None, mark_label=None, logx=False):
+        xs = sorted(axes[x_axis])
+        group_axes = [a for a in varying if a not in (x_axis, "seed")]
+        ys = {}
+        for prefix, value in parts:
+            for g, arr in _series(records, x_axis, xs, group_axes, value).items():
+                ys[" ".join(s for s in (prefix, g) if s) or ylabel] = arr
+        if mark == "knee":
+            mark = None
+            if len(ys) == 1:
+                mark = knee(xs, np.nanmean(next(iter(ys.values())), axis=0))
+            mark_label = f"knee: k = {mark:g}" if mark is not None else None
+        plots.plot_curve(xs, ys, x_axis, ylabel, path=out / name, mark_x=mark, mark_label=mark_label,
+                         logx=logx, title=caption)
+        made.append((name, f"{caption} ({BAND})"))
+
+    if len(axes["k"]) > 1:
+        curve("elbow.png", "elbow: train SSE vs k (knee: farthest point from the chord)", "k",
+              "SSE (train)", [("", _metric("train", "sse"))], mark="knee")
+        for key, label in SWEEP_CURVES:
+            curve(f"k_{key}.png", f"{label} vs k", "k", label, [(s, _metric(s, key)) for s in splits])
+    if len(axes.get("beta", ())) > 1:
+        for key, label in BETA_CURVES:
+            use = ["train"] if key == "sse" else splits
+            curve(f"beta_{key}.png", f"{label} vs β", "beta", label, [(s, _metric(s, key)) for s in use],
+                  logx=min(axes["beta"]) > 0)
+    if choose_k and len(axes["k"]) > 1:
+        for crit, high in CRITERIA.items():
+            pick = choose_k[0]["picks"][crit] if len(choose_k) == 1 else None
+            curve(f"choose_{crit}.png", f"{crit.replace('_', '–').title()} vs k "
+                  f"({'higher' if high else 'lower'} is better)", "k", crit,
+                  [("", lambda r, c=crit: (r.get("criteria") or {}).get(c))], mark=pick,
+                  mark_label=None if pick is None else f"pick: k = {pick}")
+    return made

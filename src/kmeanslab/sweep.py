@@ -1,0 +1,425 @@
+"""Sweeps: a grid of runs (k, algorithm or metric, init, beta, preprocessing, embedding,
+seed), run cell by cell, resumable, optionally in parallel processes.
+
+Each cell is one :func:`kmeanslab.experiment` run without its folder: the same data
+loading, preprocessing, fit and evaluation, with every metric on train and test. A
+finished cell is written atomically to ``<out>/cells/<cell id>.json``; a re-run of the
+same sweep reads those back and computes only the rest, so an interrupted sweep loses
+at most the cells that were running. Tables and figures are built from the cell files in
+grid order, so they do not depend on what ran when, or in which process.
+
+The data are loaded once per process and preprocessed (and embedded) once per
+preprocessing, not once per cell. The library never prints: progress goes to the
+``on_progress`` callback.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .experiment import RunConfig, atomic_write_json
+
+__all__ = ["AXES", "METRIC_ALGORITHMS", "SweepSpec", "SweepInterrupted", "parse_values", "sweep_from_dict",
+           "cells", "run_sweep", "cell_id", "sanitize"]
+
+# Grid axes in table order; the data-side ones (preprocess, embed) first, so that cells
+# sharing prepared data are neighbours when run in grid order.
+AXES = ("preprocess", "embed", "algorithm", "metric", "init", "beta", "k", "seed")
+METRIC_ALGORITHMS = {"euclidean": "kmeans", "manhattan": "kmedians", "cosine": "spherical"}
+OPTIONS = ("jobs", "choose_k", "silhouette_sample")
+_INT_AXES = ("k", "seed")
+_FLOAT_AXES = ("beta",)
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: ``done`` of ``total`` cells are finished and saved."""
+
+    def __init__(self, done, total):
+        super().__init__(f"{done} of {total} cells done")
+        self.done, self.total = done, total
+
+
+@dataclass
+class SweepSpec:
+    """A base run config, the axes of the grid, and sweep options."""
+
+    base: RunConfig
+    axes: dict
+    jobs: int = 1
+    choose_k: bool = False
+    silhouette_sample: int = 2000
+    notes: list = field(default_factory=list)
+
+
+def parse_values(text, axis):
+    """Values of one axis from a flag or a TOML value.
+
+    ``"2:25"`` is the inclusive range 2..25 (``"2:25:2"`` with a step), ``"5,10,20"`` a
+    list; TOML lists and scalars are taken as they are. k and seed are integers, beta a
+    positive number, the rest names.
+    """
+    if isinstance(text, (list, tuple)):
+        items = list(text)
+    elif isinstance(text, str):
+        parts = [p.strip() for p in text.split(",")]
+        items = []
+        for part in parts:
+            if re.fullmatch(r"-?\d+:-?\d+(:\d+)?", part) and axis in _INT_AXES:
+                a, b, *step = (int(v) for v in part.split(":"))
+                step = step[0] if step else 1
+                if step < 1 or b < a:
+                    raise ValueError(f"{axis}: range {part!r} must go up, with a step >= 1")
+                items.extend(range(a, b + 1, step))
+            elif part:
+                items.append(part)
+    else:
+        items = [text]
+    if not items:
+        raise ValueError(f"{axis}: no values in {text!r}")
+    values = []
+    for item in items:
+        try:
+            if axis in _INT_AXES:
+                if isinstance(item, float) or isinstance(item, bool):
+                    raise ValueError
+                item = int(item)
+            elif axis in _FLOAT_AXES:
+                if isinstance(item, bool):
+                    raise ValueError
+                item = float(item)
+            elif not isinstance(item, str):
+                raise ValueError
+        except ValueError:
+            kind = "an integer" if axis in _INT_AXES else "a number" if axis in _FLOAT_AXES else "a name"
+            raise ValueError(f"{axis}: expected {kind} (list 'a,b,c' or range 'a:b'), got {item!r}") from None
+        if item not in values:
+            values.append(item)
+    if axis == "metric":
+        bad = [v for v in values if v not in METRIC_ALGORITHMS]
+        if bad:
+            raise ValueError(f"metric: {bad[0]!r} is not one of {', '.join(METRIC_ALGORITHMS)}")
+    return values
+
+
+def sweep_from_dict(base, grid, source="config"):
+    """A :class:`SweepSpec` from base settings (RunConfig keys) and a ``[sweep]`` mapping.
+
+    ``grid`` keys are the axes (``seeds`` is ``seed``) and the options ``jobs``,
+    ``choose_k``, ``silhouette_sample``; an unknown key is an error naming it.
+    """
+    base = dict(base)
+    axes, options = {}, {}
+    for key, value in grid.items():
+        name = key.replace("-", "_")
+        name = "seed" if name == "seeds" else name
+        if name in AXES:
+            axes[name] = parse_values(value, name)
+        elif name in OPTIONS:
+            options[name] = value
+        else:
+            raise ValueError(f"{source}: unknown key {key!r} in [sweep]; known keys: "
+                             f"{', '.join(sorted(AXES + OPTIONS + ('seeds',)))}")
+    if "metric" in axes and ("algorithm" in axes or "algorithm" in base):
+        pairs = ", ".join(f"{m} -> {a}" for m, a in METRIC_ALGORITHMS.items())
+        raise ValueError(f"{source}: metric picks the algorithm ({pairs}); give metric or algorithm, not both")
+    config = RunConfig.from_dict(base, source=source)
+    for name in AXES:
+        if name not in axes and name != "metric":
+            axes[name] = [getattr(config, name)]
+    spec = SweepSpec(base=config, axes={a: axes[a] for a in AXES if a in axes})
+    jobs = options.get("jobs", 1)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    sample = options.get("silhouette_sample", 2000)
+    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 2:
+        raise ValueError(f"silhouette_sample must be an integer >= 2, got {sample!r}")
+    if not isinstance(options.get("choose_k", False), bool):
+        raise ValueError(f"choose_k must be true or false, got {options['choose_k']!r}")
+    spec.jobs, spec.choose_k, spec.silhouette_sample = jobs, options.get("choose_k", False), sample
+    for cell in cells(spec):  # every cell's settings are checked before anything runs
+        cell[1].validated()
+    return spec
+
+
+def sanitize(text, limit=40):
+    """A file-name-safe rendering of ``text``: letters, digits and ``.+=-`` only, no
+    leading dot, at most ``limit`` characters."""
+    text = re.sub(r"[^A-Za-z0-9.+=-]+", "_", str(text)).strip("._") or "x"
+    return text[:limit]
+
+
+def cell_id(params, varying, config):
+    """Readable id of a cell from the values of the varying axes, plus a hash of its
+    whole config, so that changing a base setting never reuses an old cell."""
+    settings = config.to_dict()
+    for key in ("out", "data_home", "download"):  # where, not what: same results
+        settings.pop(key)
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    name = "_".join(f"{a}={params[a]}" for a in varying)
+    return f"{sanitize(name, 80)}-{digest}" if name else digest
+
+
+def cells(spec):
+    """``[(cell id, RunConfig, params)]`` in grid order (last axis fastest)."""
+    import itertools
+
+    names = list(spec.axes)
+    varying = [a for a in names if len(spec.axes[a]) > 1]
+    result = []
+    for combo in itertools.product(*(spec.axes[a] for a in names)):
+        params = dict(zip(names, combo))
+        values = {a: v for a, v in params.items() if a != "metric"}
+        if "metric" in params:
+            values["algorithm"] = METRIC_ALGORITHMS[params["metric"]]
+        config = dataclasses.replace(spec.base, **values)
+        result.append((cell_id(params, varying, config), config, params))
+    return result
+
+
+# -- one cell -----------------------------------------------------------------------------
+
+_CACHE = {"raw": {}, "prepared": {}}
+
+
+def _prepared(config):
+    """(Dataset, X_train, X_test, notes) for ``config``, cached in this process."""
+    from .experiment import load_raw, prepare, subsample
+
+    raw_key = (config.dataset, str(config.data_home), config.download)
+    if raw_key not in _CACHE["raw"]:
+        _CACHE["raw"] = {raw_key: load_raw(config)}  # one data set held at a time
+    ds, notes = _CACHE["raw"][raw_key]
+    seeded = config.subsample is not None or config.embed not in (None, "none")
+    key = (raw_key, config.subsample, config.preprocess, config.embed, config.seed if seeded else None)
+    prepared = _CACHE["prepared"]
+    if key not in prepared:
+        if len(prepared) >= 2:
+            prepared.pop(next(iter(prepared)))
+        part = subsample(ds, config)
+        _, X_train, X_test = prepare(config, part)
+        prepared[key] = (part, X_train, X_test)
+    return prepared[key] + (notes,)
+
+
+def run_cell(config, params, choose_k=False, silhouette_sample=2000):
+    """Fit and evaluate one cell; returns its JSON-ready result."""
+    from .experiment import _plain, fit_evaluate
+
+    config = config.validated()
+    ds, X_train, X_test, notes = _prepared(config)
+    model, results, labels, seconds = fit_evaluate(config, ds, X_train, X_test)
+    out = {"params": params, "config": config.to_dict(), "metrics": results,
+           "n_iter": int(model.n_iter_), "n_train": int(X_train.shape[0]),
+           "n_test": int(X_test.shape[0]) if X_test is not None else 0,
+           "dataset": ds.name, "notes": notes, "seconds": seconds}
+    if choose_k:
+        from .choosek import criteria
+
+        out["criteria"] = criteria(X_train, labels["train"], config.k, config.seed, silhouette_sample)
+    return _plain(out)
+
+
+def _worker_init(threads):
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends us
+    try:
+        import numba
+
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    except ImportError:  # pragma: no cover
+        pass
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)
+
+
+def _worker(cid, config, params, choose_k, silhouette_sample):
+    return cid, run_cell(config, params, choose_k, silhouette_sample)
+
+
+# -- the grid -----------------------------------------------------------------------------
+
+def load_cell(path):
+    """A finished cell's result, or None when the file is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run_sweep(spec, out, *, jobs=None, on_progress=None):
+    """Run every unfinished cell of ``spec``, writing ``out/cells/<id>.json``.
+
+    Returns ``[(cell id, params, result)]`` in grid order. ``on_progress(event)`` gets a
+    dict with ``done``, ``total``, ``skipped`` (found finished), ``computed`` (this call),
+    ``elapsed`` (s) and ``cell`` (id of the cell just finished, or None at the start).
+    On Ctrl-C raises :class:`SweepInterrupted` after the running cells are stopped.
+    """
+    out = Path(out)
+    cell_dir = out / "cells"
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    jobs = spec.jobs if jobs is None else jobs
+    grid = cells(spec)
+    results = {cid: load_cell(cell_dir / f"{cid}.json") for cid, _, _ in grid}
+    todo = [(cid, cfg, params) for cid, cfg, params in grid if results[cid] is None]
+    total, skipped = len(grid), len(grid) - len(todo)
+    start = time.perf_counter()
+    computed = 0
+
+    def report(cid):
+        if on_progress is not None:
+            on_progress({"done": skipped + computed, "total": total, "skipped": skipped,
+                         "computed": computed, "elapsed": time.perf_counter() - start, "cell": cid})
+
+    def finish(cid, result):
+        nonlocal computed
+        atomic_write_json(cell_dir / f"{cid}.json", result)
+        results[cid] = result
+        computed += 1
+        report(cid)
+
+    report(None)
+    try:
+        if jobs <= 1 or len(todo) <= 1:
+            for cid, cfg, params in todo:
+                finish(cid, run_cell(cfg, params, spec.choose_k, spec.silhouette_sample))
+        else:
+            _run_parallel(todo, jobs, spec, finish)
+    except KeyboardInterrupt:
+        raise SweepInterrupted(skipped + computed, total) from None
+    return [(cid, params, results[cid]) for cid, _, params in grid]
+
+
+def _run_parallel(todo, jobs, spec, finish):
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    # spawn, not fork: numba's and BLAS's thread pools do not survive a fork safely.
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(threads,))
+    try:
+        pending = {pool.submit(_worker, cid, cfg, params, spec.choose_k, spec.silhouette_sample)
+                   for cid, cfg, params in todo}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in sorted(finished, key=lambda f: f.result()[0] if not f.exception() else ""):
+                cid, result = fut.result()
+                finish(cid, result)
+    except BaseException:
+        # Stop now: cancel what has not started, end what is running (its cell is lost).
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+# -- tables and figures -------------------------------------------------------------------
+
+METRICS = ("sse", "mean_sse", "purity", "gini", "accuracy_majority", "accuracy_hungarian", "nmi", "ari",
+           "objective")
+MD_METRICS = (("sse", "SSE", "{:.6g}"), ("purity", "purity", "{:.4f}"), ("gini", "Gini", "{:.4f}"),
+              ("accuracy_hungarian", "acc (H)", "{:.4f}"), ("nmi", "NMI", "{:.4f}"), ("ari", "ARI", "{:.4f}"))
+
+
+def _csv_value(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # shortest text that reads back as the same float
+    return str(value)
+
+
+def table_rows(spec, records):
+    """(header, rows) of sweep.csv: one row per cell, grid order, exact values."""
+    splits = [s for s in ("train", "test") if any(s in r["metrics"] for _, _, r in records)]
+    header = ["cell"] + list(spec.axes) + ["n_train", "n_test", "n_iter"]
+    header += [f"{s}_{m}" for s in splits for m in METRICS]
+    if spec.choose_k:
+        header += ["silhouette", "calinski_harabasz", "davies_bouldin"]
+    rows = []
+    for cid, params, r in records:
+        row = [cid] + [params[a] for a in spec.axes] + [r["n_train"], r["n_test"], r["n_iter"]]
+        row += [r["metrics"].get(s, {}).get(m) for s in splits for m in METRICS]
+        if spec.choose_k:
+            row += [r["criteria"][c] for c in ("silhouette", "calinski_harabasz", "davies_bouldin")]
+        rows.append(row)
+    return header, rows, splits
+
+
+def _spread(values, fmt):
+    """"mean ± sd" (population sd over seeds), or the value alone for one seed."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-", None
+    mean = float(np.mean(values))
+    if len(values) == 1:
+        return fmt.format(mean), mean
+    sd = float(np.std(values))
+    return f"{fmt.format(mean)} ± {('{:.3g}' if 'g' in fmt else fmt).format(sd)}", mean
+
+
+def grouped(spec, records, splits):
+    """(header, rows) of sweep.md: one row per setting, mean ± sd over seeds."""
+    shown = [a for a in spec.axes if a != "seed" and (len(spec.axes[a]) > 1 or a == "k")]
+    groups = {}
+    for _, params, r in records:
+        groups.setdefault(tuple(params[a] for a in shown), []).append(r)
+    header = shown + ["seeds"] + [f"{s} {label}" for s in splits for _, label, _ in MD_METRICS]
+    rows = []
+    for key, res in groups.items():
+        row = [str(v) for v in key] + [str(len(res))]
+        for s in splits:
+            for m, _, fmt in MD_METRICS:
+                row.append(_spread([r["metrics"].get(s, {}).get(m) for r in res], fmt)[0])
+        rows.append(row)
+    return header, rows
+
+
+def _markdown(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(spec, out, records):
+    """Write sweep.csv, sweep.md, sweep.json (with choose-k answers), the figures and
+    report.html from finished cells; returns the sweep.json dict."""
+    import csv
+    import io
+
+    from . import report
+    from .choosek import choose_k
+    from .experiment import atomic_write_bytes
+
+    out = Path(out)
+    header, rows, splits = table_rows(spec, records)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([[_csv_value(v) for v in row] for row in rows])
+    atomic_write_bytes(out / "sweep.csv", buf.getvalue().encode())
+    md_header, md_rows = grouped(spec, records, splits)
+    atomic_write_bytes(out / "sweep.md", _markdown(md_header, md_rows).encode())
+
+    varying = [a for a in spec.axes if len(spec.axes[a]) > 1]
+    others = [a for a in varying if a not in ("k", "seed")]
+    answers = choose_k([(p, r) for _, p, r in records], others) if spec.choose_k else None
+    figures = report.sweep_figures(out, [(p, r) for _, p, r in records], spec.axes, splits, answers)
+    notes = sorted({n for _, _, r in records for n in r.get("notes", [])})
+    summary = {"base": spec.base.to_dict(), "axes": spec.axes, "cells": len(records),
+               "choose_k": answers, "notes": notes, "figures": [name for name, _ in figures]}
+    atomic_write_json(out / "sweep.json", summary)
+    title = f"kmeanslab sweep: {records[0][2]['dataset']}, {len(records)} cells"
+    report.write_sweep_report(out, title, spec.base.to_dict(), spec.axes, md_header, md_rows, figures,
+                              choose_k=answers, notes=notes)
+    return summary
