@@ -1,0 +1,341 @@
+"""Hot loops of the k-means family: L1 assignment, weighted medians, soft responsibilities.
+
+Determinism follows :mod:`.dense`: rows are cut into sub-blocks of ``SUB`` rows,
+sub-block ``b`` feeds partial slot ``b % n_slots``, each slot walks its sub-blocks
+in order and the caller adds the slots in order. Kernels that write one output per
+task (medians, distance matrices) need no slots. Nothing depends on the thread count.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .dense import SUB
+from .sparse import _products
+
+N_BUCKETS = 256  # buckets per round of the weighted median selection
+
+
+# -- Manhattan (L1) ------------------------------------------------------------------------
+@njit(inline="always", fastmath=True)
+def _l1_dense(X, i, c):
+    s = X.dtype.type(0)
+    for t in range(X.shape[1]):
+        s += abs(X[i, t] - c[t])
+    return s
+
+
+@njit(inline="always", fastmath=True)
+def _l1_csr(data, indices, indptr, i, c, c_abs):
+    """||x_i - c||_1 = ||c||_1 + sum over non-zeros of |x - c_j| - |c_j|."""
+    s = 0.0
+    for p in range(indptr[i], indptr[i + 1]):
+        cj = c[indices[p]]
+        s += abs(data[p] - cj) - abs(cj)
+    return max(c_abs + s, 0.0)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def l1_assign(X, w, C, labels, mind, sse_part):
+    """Nearest centre in L1 for each row: labels, distance, weighted sum per slot."""
+    n = X.shape[0]
+    n_sub = (n + SUB - 1) // SUB
+    n_slot = sse_part.shape[0]
+    for s in prange(n_slot):
+        acc = 0.0
+        for b in range(s, n_sub, n_slot):
+            for i in range(b * SUB, min(b * SUB + SUB, n)):
+                best = _l1_dense(X, i, C[0])
+                best_j = 0
+                for j in range(1, C.shape[0]):
+                    v = _l1_dense(X, i, C[j])
+                    if v < best:
+                        best = v
+                        best_j = j
+                labels[i] = best_j
+                mind[i] = best
+                acc += w[i] * best
+        sse_part[s] = acc
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def l1_assign_csr(data, indices, indptr, w, C, c_abs, labels, mind, sse_part):
+    """Sparse twin of :func:`l1_assign`; ``c_abs`` holds the L1 norm of each centre."""
+    n = indptr.shape[0] - 1
+    n_sub = (n + SUB - 1) // SUB
+    n_slot = sse_part.shape[0]
+    for s in prange(n_slot):
+        acc = 0.0
+        for b in range(s, n_sub, n_slot):
+            for i in range(b * SUB, min(b * SUB + SUB, n)):
+                best = _l1_csr(data, indices, indptr, i, C[0], c_abs[0])
+                best_j = 0
+                for j in range(1, C.shape[0]):
+                    v = _l1_csr(data, indices, indptr, i, C[j], c_abs[j])
+                    if v < best:
+                        best = v
+                        best_j = j
+                labels[i] = best_j
+                mind[i] = best
+                acc += w[i] * best
+        sse_part[s] = acc
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def l1_distances(X, C, out):
+    """out[i, j] = ||x_i - c_j||_1."""
+    for i in prange(X.shape[0]):
+        for j in range(C.shape[0]):
+            out[i, j] = _l1_dense(X, i, C[j])
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def l1_distances_csr(data, indices, indptr, C, c_abs, out):
+    for i in prange(indptr.shape[0] - 1):
+        for j in range(C.shape[0]):
+            out[i, j] = _l1_csr(data, indices, indptr, i, C[j], c_abs[j])
+
+
+# -- weighted medians ----------------------------------------------------------------------
+@njit(fastmath=True)
+def _median_by_sorting(v, wt, m, below, half, right_min):
+    """Fallback of :func:`weighted_median` for a value range too narrow to bucket."""
+    idx = np.argsort(v[:m])
+    cum = below
+    for q in range(m):
+        cum += wt[idx[q]]
+        if cum >= half:
+            if cum == half:
+                nxt = v[idx[q + 1]] if q + 1 < m else right_min
+                return 0.5 * (v[idx[q]] + nxt)
+            return v[idx[q]]
+    return v[idx[m - 1]]
+
+
+@njit(fastmath=True)
+def weighted_median(v, wt, m, hist):
+    """Minimiser of sum_i wt_i |v_i - x| over the first ``m`` entries (all wt > 0).
+
+    Bucket selection: a pass histograms the weights into ``N_BUCKETS`` equal-width
+    buckets of the current value range (binning is monotone in the value, so buckets
+    never interleave), the bucket holding half the weight is kept and compacted to
+    the front, and so on; each round drops the smallest or the largest value, and
+    most end in a bucket of one distinct value. Where a whole interval minimises
+    (the weight below it exactly half) its midpoint is returned, so unit weights
+    give ``np.median``. Overwrites v and wt; ``hist`` is (3, N_BUCKETS) scratch.
+    """
+    half = 0.0
+    a = v[0]
+    b = v[0]
+    for i in range(m):
+        half += wt[i]
+        a = min(a, v[i])
+        b = max(b, v[i])
+    half *= 0.5
+    below = 0.0  # weight of the values discarded below the range [a, b]
+    right_min = b  # smallest value discarded above it (read only once one is)
+    hw, hmin, hmax = hist[0], hist[1], hist[2]
+    while a < b:
+        scale = N_BUCKETS / (b - a)
+        if not scale < 1e300:
+            return _median_by_sorting(v, wt, m, below, half, right_min)
+        hw[:] = 0.0
+        hmin[:] = b
+        hmax[:] = a
+        for i in range(m):
+            j = min(int((v[i] - a) * scale), N_BUCKETS - 1)
+            hw[j] += wt[i]
+            hmin[j] = min(hmin[j], v[i])
+            hmax[j] = max(hmax[j], v[i])
+        j = 0
+        while below + hw[j] < half and j < N_BUCKETS - 1:
+            below += hw[j]
+            j += 1
+        for q in range(j + 1, N_BUCKETS):
+            if hw[q] > 0:
+                right_min = hmin[q]
+                break
+        if below + hw[j] == half:
+            return 0.5 * (hmax[j] + right_min)
+        a, b = hmin[j], hmax[j]
+        k = 0
+        for i in range(m):
+            if v[i] >= a and v[i] <= b:
+                v[k] = v[i]
+                wt[k] = wt[i]
+                k += 1
+        m = k
+    return a
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def medians_dense(X, w, order, starts, out):
+    """Weighted coordinate-wise median of each cluster, written into ``out`` (K, d).
+
+    Cluster k holds rows ``order[starts[k]:starts[k+1]]`` (all of positive weight); a
+    cluster without rows keeps its row of ``out``. Each cluster is first gathered
+    transposed, 16 rows at a time, so that every feature is then one contiguous run.
+    """
+    d = X.shape[1]
+    for k in range(starts.shape[0] - 1):
+        s, e = starts[k], starts[k + 1]
+        m = e - s
+        if m == 0:
+            continue
+        XT = np.empty((d, m), dtype=X.dtype)
+        for g in prange((m + 15) // 16):
+            r0 = g * 16
+            r1 = min(r0 + 16, m)
+            for t in range(d):
+                for r in range(r0, r1):
+                    XT[t, r] = X[order[s + r], t]
+        wk = np.empty(m)
+        for r in range(m):
+            wk[r] = w[order[s + r]]
+        for t in prange(d):
+            v = XT[t].astype(np.float64)
+            wt = wk.copy()
+            out[k, t] = weighted_median(v, wt, m, np.empty((3, N_BUCKETS)))
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def medians_csc(data, indices, indptr, w, starts, out):
+    """Sparse twin of :func:`medians_dense` on X[order] in CSC form (sorted indices).
+
+    Within column j the entries of cluster k are the contiguous run of row indices in
+    [starts[k], starts[k+1]); the cluster's implicit zeros enter as one weighted 0.
+    """
+    K = starts.shape[0] - 1
+    wsum = np.zeros(K)
+    for k in range(K):
+        for i in range(starts[k], starts[k + 1]):
+            wsum[k] += w[i]
+    for j in prange(indptr.shape[0] - 1):
+        hist = np.empty((3, N_BUCKETS))
+        col = indices[indptr[j]:indptr[j + 1]]
+        for k in range(K):
+            if wsum[k] <= 0:
+                continue
+            a = indptr[j] + np.searchsorted(col, starts[k])
+            b = indptr[j] + np.searchsorted(col, starts[k + 1])
+            v = np.empty(b - a + 1)
+            wt = np.empty(b - a + 1)
+            m = 0
+            nz = 0.0
+            for p in range(a, b):
+                wi = w[indices[p]]
+                if wi > 0:
+                    v[m] = data[p]
+                    wt[m] = wi
+                    nz += wi
+                    m += 1
+            zero_w = wsum[k] - nz
+            if zero_w > 0:
+                v[m] = 0.0
+                wt[m] = zero_w
+                m += 1
+            out[k, j] = weighted_median(v, wt, m, hist)
+
+
+# -- soft responsibilities -----------------------------------------------------------------
+@njit(inline="always", fastmath=True)
+def _responsibilities(dd, beta, cap, r):
+    """r = softmax(-beta dd) in place; returns (F, argmin dd) for one row.
+
+    F = -(1/beta) log((1/K) sum_k exp(-beta dd_k)) is computed around the nearest
+    centre with expm1 / log1p, so no beta and no scale of dd underflows to log(0).
+    """
+    K = dd.shape[0]
+    dmin = dd[0]
+    jmin = 0
+    for j in range(1, K):
+        if dd[j] < dmin:
+            dmin = dd[j]
+            jmin = j
+    tot_m1 = 0.0
+    tot = 0.0
+    for j in range(K):
+        gap = dd[j] - dmin
+        if gap > cap:  # beta * gap > 745: exp underflows to exactly 0
+            r[j] = 0.0
+            tot_m1 -= 1.0
+        else:
+            r[j] = np.exp(-beta * gap)
+            tot_m1 += np.expm1(-beta * gap)
+        tot += r[j]
+    for j in range(K):
+        r[j] /= tot
+    return dmin - np.log1p(tot_m1 / K) / beta, jmin
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def soft_dense(X, w, CT, c_sq, x_sq, beta, cap, labels, resp, obj_part, sums_part, mass_part):
+    """E-step over all rows: weighted soft objective per slot, nearest-centre labels,
+    optional responsibilities and responsibility-weighted sums.
+
+    ``resp`` (n, K) is written unless it has no rows; ``sums_part`` / ``mass_part``
+    unless they have no clusters. One single-threaded GEMM per sub-block gives the
+    dot products.
+    """
+    n, d = X.shape
+    K = CT.shape[1]
+    n_sub = (n + SUB - 1) // SUB
+    n_slot = obj_part.shape[0]
+    for s in prange(n_slot):
+        acc = 0.0
+        sums = sums_part[s]
+        mass = mass_part[s]
+        dd = np.empty(K)
+        r = np.empty(K)
+        for b in range(s, n_sub, n_slot):
+            start = b * SUB
+            end = min(start + SUB, n)
+            G = np.dot(X[start:end], CT)
+            for i in range(start, end):
+                for j in range(K):
+                    dd[j] = max(x_sq[i] + c_sq[j] - 2.0 * G[i - start, j], 0.0)
+                F, labels[i] = _responsibilities(dd, beta, cap, r)
+                acc += w[i] * F
+                if resp.shape[0] > 0:
+                    resp[i] = r
+                for j in range(sums.shape[0]):
+                    wr = w[i] * r[j]
+                    if wr > 0:  # hard-ish rows touch one centre only
+                        mass[j] += wr
+                        row = sums[j]
+                        for t in range(d):
+                            row[t] += wr * X[i, t]
+        obj_part[s] = acc
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def soft_csr(data, indices, indptr, w, CT, c_sq, x_sq, beta, cap, labels, resp, obj_part,
+             sums_part, mass_part):
+    """Sparse twin of :func:`soft_dense`."""
+    n = indptr.shape[0] - 1
+    K = CT.shape[1]
+    n_sub = (n + SUB - 1) // SUB
+    n_slot = obj_part.shape[0]
+    for s in prange(n_slot):
+        acc = 0.0
+        sums = sums_part[s]
+        mass = mass_part[s]
+        dd = np.empty(K)
+        r = np.empty(K)
+        g = np.empty(K, dtype=CT.dtype)
+        for b in range(s, n_sub, n_slot):
+            for i in range(b * SUB, min(b * SUB + SUB, n)):
+                _products(data, indices, indptr, i, CT, g)
+                for j in range(K):
+                    dd[j] = max(x_sq[i] + c_sq[j] - 2.0 * g[j], 0.0)
+                F, labels[i] = _responsibilities(dd, beta, cap, r)
+                acc += w[i] * F
+                if resp.shape[0] > 0:
+                    resp[i] = r
+                for j in range(sums.shape[0]):
+                    wr = w[i] * r[j]
+                    if wr > 0:
+                        mass[j] += wr
+                        row = sums[j]
+                        for p in range(indptr[i], indptr[i + 1]):
+                            row[indices[p]] += wr * data[p]
+        obj_part[s] = acc
