@@ -82,6 +82,26 @@ def test_matches_sklearn_from_same_init(blobs, dtype, sparse, K):
     _assert_same_as_sklearn(ours, ref, X)
 
 
+@pytest.mark.parametrize("max_iter, tol", [(2, 1e-4), (3, 0.0), (300, 5e-2)])
+@pytest.mark.parametrize("K", [5, 30])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matches_sklearn_when_stopped_early(blobs, dtype, sparse, K, max_iter, tol):
+    """Stopped by max_iter or by tol: labels are those of the final centres, as sklearn."""
+    Xd = blobs.astype(dtype)
+    X = _container(Xd, sparse)
+    C0 = Xd[np.random.RandomState(K).choice(len(Xd), K, replace=False)]
+    ours = KMeans(K, init=C0, n_init=1, max_iter=max_iter, tol=tol).fit(X)
+    ref = skc.KMeans(K, init=C0, n_init=1, max_iter=max_iter, tol=tol, algorithm="lloyd").fit(X)
+    _assert_same_as_sklearn(ours, ref, X)
+    if max_iter < 300:
+        assert ours.n_iter_ == max_iter
+    else:
+        assert 1 < ours.n_iter_ < KMeans(K, init=C0, n_init=1, tol=0).fit(X).n_iter_
+    np.testing.assert_array_equal(ours.labels_, _sq_dist64(X, ours.cluster_centers_).argmin(1))
+    assert len(ours.history_) == ours.n_iter_
+
+
 @pytest.mark.parametrize("K", [10, 32])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 def test_matches_sklearn_on_mnist_subset(mnist_small, sparse, K):
@@ -272,6 +292,13 @@ def test_empty_cluster_never_takes_zero_weight_row():
     km = KMeans(3, init=C0, n_init=1).fit(X, sample_weight=w)
     assert np.all(np.isfinite(km.cluster_centers_))
     assert not np.any(np.all(km.cluster_centers_ == X[-1], axis=1))
+    assert len(np.unique(km.labels_[:-1])) == 3
+    # weight 0 is the same as the row not being there
+    ref = KMeans(3, init=C0, n_init=1).fit(X[:-1])
+    np.testing.assert_array_equal(km.labels_[:-1], ref.labels_)
+    np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, rtol=1e-12)
+    assert km.inertia_ == pytest.approx(ref.inertia_, rel=1e-12)
+    assert km.n_iter_ == ref.n_iter_
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
@@ -581,3 +608,46 @@ def test_predict_rejects_other_n_features(blobs):
         km.predict(blobs[:, :5])
     with pytest.raises(ValueError, match="features"):
         km.transform(blobs[:, :5])
+
+
+# -- sparse input in non-canonical form, feature names, logging -------------------------
+def _messy_csr(seed=0, n=200, d=6, per_row=8):
+    """CSR with unsorted column indices and duplicate entries (which scipy sums)."""
+    rng = np.random.RandomState(seed)
+    indices = rng.randint(0, d, size=n * per_row)
+    data = rng.rand(n * per_row)
+    indptr = np.arange(0, n * per_row + 1, per_row)
+    X = sp.csr_matrix((data, indices, indptr), shape=(n, d))
+    assert not X.has_canonical_format
+    return X
+
+
+@pytest.mark.parametrize("K", [4, 30])
+def test_csr_with_duplicates_and_unsorted_indices(K):
+    X = _messy_csr()
+    before = (X.data.copy(), X.indices.copy(), X.indptr.copy())
+    Xd = X.toarray()
+    C0 = Xd[:K]
+    km = KMeans(K, init=C0, n_init=1).fit(X)
+    dense = KMeans(K, init=C0, n_init=1).fit(Xd)
+    np.testing.assert_array_equal(km.labels_, dense.labels_)
+    np.testing.assert_allclose(km.cluster_centers_, dense.cluster_centers_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(km.inertia_, dense.inertia_, rtol=1e-10)
+    np.testing.assert_allclose(km.score(X), -dense.inertia_, rtol=1e-10)
+    np.testing.assert_allclose(km.transform(X), dense.transform(Xd), rtol=1e-7, atol=1e-7)
+    # the caller's matrix is left as it was
+    for a, b in zip(before, (X.data, X.indices, X.indptr)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_get_feature_names_out(blobs):
+    km = KMeans(3, random_state=0).fit(blobs)
+    np.testing.assert_array_equal(km.get_feature_names_out(), ["kmeans0", "kmeans1", "kmeans2"])
+
+
+def test_verbose_logs_and_never_prints(blobs, capsys, caplog):
+    with caplog.at_level("INFO", logger="kmeanslab"):
+        KMeans(3, n_init=2, random_state=0, verbose=1).fit(blobs)
+    assert any("inertia" in r.getMessage() for r in caplog.records)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""

@@ -5,7 +5,8 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin,
+                          TransformerMixin)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -26,7 +27,7 @@ def check_X(X):
     return as_csr(X)
 
 
-class _BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     """Shared machinery: parameter checks, the n_init loop, predict / transform / score.
 
     Subclasses define :meth:`_run_once` (one seeded fit) and may override

@@ -61,10 +61,16 @@ def check_sample_weight(sample_weight, n_samples, dtype):
 
 
 def as_csr(X):
-    """CSR with sorted int32/int64 indices, or the dense array unchanged."""
+    """CSR in canonical form (sorted indices, no duplicate entries), or the dense array unchanged.
+
+    The kernels read ``data`` entry by entry, so duplicates must be summed first; the
+    caller's matrix is copied rather than rewritten in place.
+    """
     if sp.issparse(X):
         X = X.tocsr()
-        X.sort_indices()
+        if not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
     return X
 
 

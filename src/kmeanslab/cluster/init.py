@@ -133,5 +133,8 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, 
     w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
     data = Data(X, w)
     if x_squared_norms is not None:
-        data.x_sq = np.ascontiguousarray(x_squared_norms, dtype=X.dtype)
+        x_sq = np.ascontiguousarray(x_squared_norms, dtype=X.dtype)
+        if x_sq.shape != (X.shape[0],):
+            raise ValueError(f"x_squared_norms has shape {x_sq.shape}; expected ({X.shape[0]},)")
+        data.x_sq = x_sq
     return _kmeans_plusplus(data, n_clusters, check_random_state(random_state), n_local_trials)
