@@ -13,10 +13,10 @@ Spec strings, as written after ``--embed``: ``"none"``, ``"pca:N"`` or ``"umap:N
 import re
 import warnings
 
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
-__all__ = ["EMBEDDINGS", "parse_embed", "make_embedding", "make_front", "make_pipeline", "UMAPEmbedding"]
+__all__ = ["EMBEDDINGS", "parse_embed", "check_available", "make_embedding", "make_front", "make_pipeline", "UMAPEmbedding"]
 
 EMBEDDINGS = ("pca", "umap")
 _SPEC = re.compile(r"^\s*([a-z]+)\s*:\s*(\d+)\s*$")
@@ -90,6 +90,13 @@ class UMAPEmbedding(TransformerMixin, BaseEstimator):
             return self.umap_.transform(X).astype("float32", copy=False)
 
 
+def check_available(spec):
+    """Raise ImportError (with the install command) if ``spec`` needs a package that is missing."""
+    parsed = parse_embed(spec)
+    if parsed is not None and parsed[0] == "umap":
+        _import_umap()
+
+
 def make_embedding(spec, random_state=None):
     """A fresh, unfitted transformer for ``spec``, or None when ``spec`` means none."""
     parsed = parse_embed(spec)
@@ -100,7 +107,7 @@ def make_embedding(spec, random_state=None):
         from sklearn.decomposition import PCA
 
         return PCA(n_components=n, random_state=random_state)
-    _import_umap()  # fail now, with the install hint, not after loading the data
+    _import_umap()  # fail now, with the install hint, not at fit time
     return UMAPEmbedding(n_components=n, random_state=random_state)
 
 
@@ -118,6 +125,3 @@ def make_pipeline(front, estimator):
     return Pipeline(list(front.steps) + [("cluster", estimator)])
 
 
-def unfitted(front):
-    """A fresh copy of ``front`` (for fitting again on other data)."""
-    return clone(front)

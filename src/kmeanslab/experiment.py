@@ -276,9 +276,10 @@ def run(config, *, log=None, progress=None):
         Download progress, passed to the loader.
     """
     from . import metrics
-    from .embed import make_pipeline
+    from .embed import check_available, make_pipeline
 
     config = config.validated()
+    check_available(config.embed)  # before the data are loaded, not after
     say = log or (lambda msg: logger.info(msg))
     out = Path(config.out)
     timings = {}

@@ -145,6 +145,10 @@ def sweep_from_dict(base, grid, source="config"):
     spec.jobs, spec.choose_k, spec.silhouette_sample = jobs, options.get("choose_k", False), sample
     for cell in cells(spec):  # every cell's settings are checked before anything runs
         cell[1].validated()
+    from .embed import check_available
+
+    for embed in spec.axes["embed"]:
+        check_available(embed)
     return spec
 
 
