@@ -106,8 +106,9 @@ def soft_kmeans_minibatch(data, centers, beta, max_iter, tol, batch_size, random
     Each batch moves every centre towards its responsibility-weighted batch mean at a
     rate of (batch mass) / (mass seen so far), as MiniBatchKMeans does with counts.
     ``history`` holds, per epoch, the sum of the batches' soft objectives (each at the
-    centres it met): an estimate, not guaranteed monotone. Stops when an epoch moves
-    the centres by a total squared shift of at most ``tol``.
+    centres it met): an estimate, not guaranteed monotone. The step size decays as
+    1 / (mass seen), so centre shifts shrink slowly; instead the run stops when an
+    epoch's objective is within ``tol`` (relative) of the previous epoch's.
     """
     n = data.n
     b = min(batch_size, n)
@@ -116,7 +117,6 @@ def soft_kmeans_minibatch(data, centers, beta, max_iter, tol, batch_size, random
     history = []
     for it in range(max_iter):
         perm = random_state.permutation(n)
-        start = current.copy()
         objective = 0.0
         for s in range(0, n, b):
             idx = np.sort(perm[s:s + b])
@@ -125,10 +125,9 @@ def soft_kmeans_minibatch(data, centers, beta, max_iter, tol, batch_size, random
             objective += st.objective
             current = _move(current, st.sums, st.mass, counts)
         history.append(objective)
-        shift = float(((current - start) ** 2).sum())
         if verbose:
-            logger.info("Epoch %d, soft objective %.6g, centre shift %.3g", it + 1, objective, shift)
-        if shift <= tol:
+            logger.info("Epoch %d, soft objective %.6g", it + 1, objective)
+        if it and abs(history[-2] - objective) <= tol * abs(objective):
             break
     centers = current.astype(data.dtype)
     final = soft_step(data, centers, beta, accumulate=False)
@@ -159,8 +158,11 @@ class SoftKMeans(_BaseKMeans):
     n_clusters : int, default=8
     beta : float, default=1.0
         Stiffness (> 0), in units of 1 / (squared distance of X).
-    init, n_init, max_iter, tol, verbose, random_state : as :class:`KMeans`
-        ``tol`` bounds the squared centre shift of a step (of an epoch with batches).
+    init, n_init, max_iter, verbose, random_state : as :class:`KMeans`
+    tol : float, default=1e-4
+        Full batch: threshold on the total squared centre shift of a step, relative to
+        the mean per-feature variance of X (as :class:`KMeans`). Mini-batch: relative
+        change of the objective from one epoch to the next.
     batch_size : int or None, default=None
         None: full-batch EM steps. An int: mini-batch steps of that many rows (an
         iteration is then one pass over the data) for data too large for full passes.
@@ -198,7 +200,7 @@ class SoftKMeans(_BaseKMeans):
     def _run_once(self, data, centers, random_state):
         if self.batch_size is None:
             return soft_kmeans(data, centers, self.beta, self.max_iter, data.tol, self.verbose)
-        return soft_kmeans_minibatch(data, centers, self.beta, self.max_iter, data.tol,
+        return soft_kmeans_minibatch(data, centers, self.beta, self.max_iter, self.tol,
                                      self.batch_size, random_state, self.verbose)
 
     def _assign(self, data, centers):
