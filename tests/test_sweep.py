@@ -216,3 +216,29 @@ def test_bad_sweep_configs_are_one_line(capsys, tmp_path, text, needle):
     cfg.write_text(text)
     code, _, err = run_cli(capsys, "sweep", "--config", cfg, "--out", tmp_path / "o")
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_data_are_loaded_once_and_prepared_once_per_preprocessing(monkeypatch, tmp_path):
+    import kmeanslab.experiment as experiment
+    from kmeanslab import sweep
+
+    calls = {"load_raw": 0, "prepare": []}
+    real_load, real_prepare = experiment.load_raw, experiment.prepare
+
+    def load_raw(config, progress=None):
+        calls["load_raw"] += 1
+        return real_load(config, progress)
+
+    def prepare(config, ds):
+        calls["prepare"].append(config.preprocess)
+        return real_prepare(config, ds)
+
+    monkeypatch.setattr(experiment, "load_raw", load_raw)
+    monkeypatch.setattr(experiment, "prepare", prepare)
+    monkeypatch.setattr(sweep, "_CACHE", {"raw": {}, "prepared": {}})
+    spec = sweep_from_dict({"dataset": "digits", "n_init": 1, "max_iter": 20},
+                           {"preprocess": ["none", "scale"], "k": "2:4", "seeds": [0, 1]})
+    records = sweep.run_sweep(spec, tmp_path / "o")
+    assert len(records) == 12 and [p["preprocess"] for _, p, _ in records][:6] == ["none"] * 6
+    assert calls["load_raw"] == 1
+    assert sorted(calls["prepare"]) == ["none", "scale"]

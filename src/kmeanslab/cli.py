@@ -209,6 +209,9 @@ def cmd_run(args):
     from .experiment import run
 
     config = config_from_args(args)
+    if args.config and _read_config(args.config, allow_sweep=True)[1]:
+        _say(args)(f"note: {args.config} has a [sweep] table; `run` uses its top-level settings "
+                   "(`kmeanslab sweep` runs the grid)")
     result = run(config, log=_say(args), progress=None if args.quiet else _download_progress())
     print(format_table(result["metrics"]))
     if not args.quiet:

@@ -54,15 +54,19 @@ class UMAPEmbedding(TransformerMixin, BaseEstimator):
 
     ``min_dist=0`` packs each manifold piece tightly, which is what k-means wants (the
     umap-learn docs' "Using UMAP for clustering"); ``random_state`` makes it
-    reproducible (umap then runs its optimisation on one thread).
+    reproducible (umap then runs its optimisation on one thread). Inputs wider than
+    ``pca`` features are first reduced to their ``pca`` principal components (fitted on
+    the same rows): the neighbour search is then several times faster, and on MNIST the
+    clusters come out the same.
     """
 
     def __init__(self, n_components=10, n_neighbors=15, min_dist=0.0, metric="euclidean",
-                 random_state=None):
+                 pca=50, random_state=None):
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.metric = metric
+        self.pca = pca
         self.random_state = random_state
 
     def _umap(self):
@@ -71,13 +75,22 @@ class UMAPEmbedding(TransformerMixin, BaseEstimator):
                          min_dist=self.min_dist, metric=self.metric,
                          random_state=self.random_state)
 
+    def _reduce(self, X):
+        return X if self.pca_ is None else self.pca_.transform(X)
+
     def fit_transform(self, X, y=None):
         self.umap_ = self._umap()
+        self.pca_ = None
+        if self.pca and X.shape[1] > self.pca:
+            from sklearn.decomposition import PCA
+
+            self.pca_ = PCA(n_components=self.pca, random_state=self.random_state).fit(X)
+        self.n_features_in_ = X.shape[1]
+        X = self._reduce(X)
         with warnings.catch_warnings():
             # "n_jobs overridden by setting random_state" and numba's notes: not the user's concern.
             warnings.simplefilter("ignore")
             embedding = self.umap_.fit_transform(X)
-        self.n_features_in_ = X.shape[1]
         return embedding.astype("float32", copy=False)
 
     def fit(self, X, y=None):
@@ -87,7 +100,7 @@ class UMAPEmbedding(TransformerMixin, BaseEstimator):
     def transform(self, X):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return self.umap_.transform(X).astype("float32", copy=False)
+            return self.umap_.transform(self._reduce(X)).astype("float32", copy=False)
 
 
 def check_available(spec):

@@ -151,8 +151,7 @@ def mosaic_figure(rows, image_shape, row_titles, path, title=None, cmap="gray_r"
     fig = Figure(figsize=(2.2 + ncols * cell, 0.7 + len(rows) * cell * h / w), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    colors = colormaps[cmap].copy()
-    colors.set_bad("white")  # the gaps, and missing images of small clusters
+    colors = colormaps[cmap].with_extremes(bad="white")  # the gaps, and images small clusters lack
     ax.imshow(tile, cmap=colors, interpolation="nearest", aspect="equal")
     ax.set_yticks([i * (h + 1) + h / 2 - 0.5 for i in range(len(rows))], row_titles, fontsize=9)
     ax.set_xticks([])

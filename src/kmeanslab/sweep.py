@@ -192,16 +192,22 @@ def cells(spec):
 _CACHE = {"raw": {}, "prepared": {}}
 
 
+def data_key(config):
+    """What the prepared data of a cell depend on: cells with equal keys share them."""
+    raw_key = (config.dataset, str(config.data_home), config.download)
+    # The subsample and the embedding are drawn with the run's seed.
+    seeded = config.subsample is not None or config.embed not in (None, "none")
+    return raw_key, (config.subsample, config.preprocess, str(config.embed), config.seed if seeded else -1)
+
+
 def _prepared(config):
     """(Dataset, X_train, X_test, notes) for ``config``, cached in this process."""
     from .experiment import load_raw, prepare, subsample
 
-    raw_key = (config.dataset, str(config.data_home), config.download)
+    raw_key, _ = key = data_key(config)
     if raw_key not in _CACHE["raw"]:
         _CACHE["raw"] = {raw_key: load_raw(config)}  # one data set held at a time
     ds, notes = _CACHE["raw"][raw_key]
-    seeded = config.subsample is not None or config.embed not in (None, "none")
-    key = (raw_key, config.subsample, config.preprocess, config.embed, config.seed if seeded else None)
     prepared = _CACHE["prepared"]
     if key not in prepared:
         if len(prepared) >= 2:
@@ -274,6 +280,8 @@ def run_sweep(spec, out, *, jobs=None, on_progress=None):
     grid = cells(spec)
     results = {cid: load_cell(cell_dir / f"{cid}.json") for cid, _, _ in grid}
     todo = [(cid, cfg, params) for cid, cfg, params in grid if results[cid] is None]
+    # Cells sharing prepared data run one after another (stable: grid order within).
+    todo.sort(key=lambda cell: repr(data_key(cell[1])))
     total, skipped = len(grid), len(grid) - len(todo)
     start = time.perf_counter()
     computed = 0
