@@ -140,3 +140,46 @@ def test_console_script_exit_code(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_every_run_flag_is_a_config_key():
+    from dataclasses import fields
+
+    from kmeanslab.cli import build_parser
+    from kmeanslab.experiment import RunConfig
+
+    run_parser = build_parser()._subparsers._group_actions[0].choices["run"]
+    dests = {a.dest for a in run_parser._actions} - {"help", "config", "quiet"}
+    assert dests == {f.name for f in fields(RunConfig)}
+
+
+def test_every_flag_written_in_the_file(capsys, tmp_path):
+    cfg = tmp_path / "all.toml"
+    cfg.write_text(f"""
+dataset = "digits"
+k = 4
+algorithm = "kmeans"
+init = "random"
+n-init = 2
+max-iter = 30
+tol = 1e-3
+seed = 2
+preprocess = "zscore"
+embed = "pca:10"
+subsample = 20
+beta = 2.0
+batch-size = 64
+data-home = "{(tmp_path / 'data').as_posix()}"
+no-download = true
+out = "{(tmp_path / 'all').as_posix()}"
+quiet = true
+""")
+    code, stdout, err = run_cli(capsys, "run", "--config", str(cfg), "--seed", "5")
+    assert code == 0 and err == ""  # quiet, from the file
+    assert "accuracy (Hungarian)" in stdout
+    config = json.loads((tmp_path / "all" / "metrics.json").read_text())["config"]
+    assert config == {"dataset": "digits", "k": 4, "algorithm": "kmeans", "init": "random", "n_init": 2,
+                      "max_iter": 30, "tol": 1e-3, "seed": 5, "preprocess": "zscore", "embed": "pca:10",
+                      "subsample": 20, "beta": 2.0, "batch_size": 64,
+                      "data_home": (tmp_path / "data").as_posix(), "download": False,
+                      "out": (tmp_path / "all").as_posix()}
