@@ -83,11 +83,25 @@ def _run(data, centers, accumulate):
     sse = float(sse_part.sum())
     if not accumulate:
         return BlockStats(labels, mind, sse, None, None)
+    return BlockStats(labels, mind, sse, _reduce_slots(sums_part), _cluster_weights(data, labels, k))
+
+
+def _reduce_slots(sums_part):
     sums = sums_part[0]
-    for s in range(1, slots):  # fixed order: the result does not depend on thread count
+    for s in range(1, sums_part.shape[0]):  # fixed order: independent of the thread count
         sums += sums_part[s]
-    weights = np.bincount(labels, weights=data.w.astype(np.float64), minlength=k)
-    return BlockStats(labels, mind, sse, sums, weights)
+    return sums
+
+
+def _cluster_weights(data, labels, k):
+    return np.bincount(labels, weights=data.w.astype(np.float64), minlength=k)
+
+
+def accumulate(data, labels, k):
+    """Weighted per-cluster sums (float64) and weights of dense rows under ``labels``."""
+    sums_part = np.zeros((_dk.n_slots(data.n, k, data.d), k, data.d))
+    _dk.accumulate(data.X, data.w, labels, sums_part)
+    return _reduce_slots(sums_part), _cluster_weights(data, labels, k)
 
 
 def assign(data, centers):

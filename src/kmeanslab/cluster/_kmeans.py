@@ -12,12 +12,13 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _engine
+from ._lloyd import lloyd, update_centers  # noqa: F401  (update_centers: shared with the family)
 from ._validation import as_csr, check_float, check_int, check_sample_weight, mean_variance
 from .init import INIT_NAMES, check_init_array, init_centers
 
 logger = logging.getLogger("kmeanslab")
 
-ALGORITHMS = ("lloyd", "elkan", "auto")
+ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto")
 
 
 def check_X(X):
@@ -176,61 +177,6 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
         return tags
 
 
-def update_centers(data, stats, old_centers):
-    """New centres from per-cluster sums; an empty cluster takes the farthest point.
-
-    As scikit-learn: each empty cluster is re-seeded with one of the points farthest
-    from their assigned (old) centre, which leaves its own cluster. A cluster that
-    would be left with no weight keeps its old centre, so no centre is ever NaN.
-    """
-    sums, weights = stats.sums, stats.weights.copy()
-    empty = np.flatnonzero(weights <= 0)
-    if empty.size:
-        dist = _engine.exact_sq_dist(data, old_centers, stats.labels)
-        dist = np.where(data.w > 0, dist, -1)
-        far = np.argsort(-dist, kind="stable")[: empty.size]
-        for new_id, i in zip(empty, far):
-            x = data.rows([i])[0].astype(np.float64)
-            old_id = stats.labels[i]
-            sums[old_id] -= data.w[i] * x
-            weights[old_id] -= data.w[i]
-            sums[new_id] = data.w[i] * x
-            weights[new_id] = data.w[i]
-    centers = np.array(old_centers, dtype=np.float64)
-    ok = weights > 0
-    centers[ok] = sums[ok] / weights[ok, None]
-    return centers.astype(data.dtype)
-
-
-def lloyd(data, centers, max_iter, tol, verbose=0):
-    """Lloyd's algorithm from ``centers`` with scikit-learn's stopping rules.
-
-    Stops when labels no longer change, or when the total squared centre shift is at
-    most ``tol`` (absolute). ``history`` holds the objective of each assignment step.
-    """
-    labels_old = None
-    history = []
-    strict = False
-    for it in range(max_iter):
-        stats = _engine.lloyd_block(data, centers)
-        history.append(stats.sse)
-        new_centers = update_centers(data, stats, centers)
-        shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
-        centers = new_centers
-        if verbose:
-            logger.info("Iteration %d, objective %.6g, centre shift %.3g", it + 1, stats.sse, shift)
-        if labels_old is not None and np.array_equal(stats.labels, labels_old):
-            strict = True
-            break
-        if shift <= tol:
-            break
-        labels_old = stats.labels
-    labels = stats.labels if strict else _engine.assign(data, centers)[0]
-    inertia = _engine.exact_sse(data, centers, labels)
-    return {"labels": labels, "inertia": inertia, "centers": centers, "n_iter": it + 1,
-            "history": history}
-
-
 class KMeans(_BaseKMeans):
     """K-means clustering with scikit-learn's API, on a fast block engine.
 
@@ -252,7 +198,12 @@ class KMeans(_BaseKMeans):
     random_state : int, RandomState or None
     copy_x : bool, default=True
         Accepted for scikit-learn compatibility; X is never modified.
-    algorithm : {"lloyd", "elkan", "auto"}, default="lloyd"
+    algorithm : {"lloyd", "elkan", "hamerly", "auto"}, default="lloyd"
+        All give the labels of Lloyd's algorithm. "hamerly" (one lower bound per row)
+        and "elkan" (one per row and centre) skip distance computations with the
+        triangle inequality once points settle; "auto" picks Hamerly below 24 centres
+        and Elkan from there (Hamerly when Elkan's bounds would exceed 256 MB).
+        Sparse input always runs plain Lloyd.
 
     Attributes
     ----------
@@ -279,7 +230,7 @@ class KMeans(_BaseKMeans):
         return data
 
     def _run_once(self, data, centers, random_state):
-        return lloyd(data, centers, self.max_iter, data.tol, self.verbose)
+        return lloyd(data, centers, self.max_iter, data.tol, self.verbose, self.algorithm)
 
 
 def k_means(X, n_clusters, *, sample_weight=None, init="k-means++", n_init="auto", max_iter=300,

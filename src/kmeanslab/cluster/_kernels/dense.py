@@ -121,6 +121,22 @@ def lloyd_gemm(X, w, CT, c_sq, x_sq, labels, mind, sse_part, sums_part):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
+def accumulate(X, w, labels, sums_part):
+    """Weighted per-cluster sums of the rows under given ``labels``, per slot."""
+    n, d = X.shape
+    n_sub = (n + SUB - 1) // SUB
+    n_slot = sums_part.shape[0]
+    for s in prange(n_slot):
+        sums = sums_part[s]
+        for b in range(s, n_sub, n_slot):
+            for i in range(b * SUB, min(b * SUB + SUB, n)):
+                wi = w[i]
+                row = sums[labels[i]]
+                for t in range(d):
+                    row[t] += wi * X[i, t]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
 def exact_sq_dist(X, C, labels, out):
     """out[i] = ||x_i - c_{labels[i]}||^2 by differences (no cancellation)."""
     n, d = X.shape

@@ -1,0 +1,182 @@
+"""KMeans on MNIST-70k (float32): kmeanslab against scikit-learn (and faiss / sklearnex if installed).
+
+Same data, same seeds, runs interleaved in one process; medians over seeds; ratios to
+scikit-learn. Also the two floors (one pass over X, X @ C.T), first-call JIT time,
+import time and peak memory of a fit (each in a fresh subprocess).
+
+    KMEANSLAB_DATA=../shared/data .venv/bin/python benchmarks/bench_kmeans.py [--quick]
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def median_time(fn, repeat=5):
+    fn()
+    return float(np.median([timed(fn)[1] for _ in range(repeat)]))
+
+
+def load():
+    from kmeanslab.datasets import load_mnist
+
+    X, _ = load_mnist("all", download=False)
+    return X
+
+
+def run_kmeanslab(X, k, seed, algorithm):
+    from kmeanslab import KMeans, kmeans_plusplus
+
+    _, t_seed = timed(lambda: kmeans_plusplus(X, k, random_state=seed))
+    km, t_fit = timed(lambda: KMeans(k, n_init=1, random_state=seed, algorithm=algorithm).fit(X))
+    return t_seed, t_fit, km.n_iter_, km.inertia_
+
+
+def run_sklearn(X, k, seed):
+    from sklearn.cluster import KMeans, kmeans_plusplus
+
+    _, t_seed = timed(lambda: kmeans_plusplus(X, k, random_state=seed))
+    km, t_fit = timed(lambda: KMeans(k, n_init=1, random_state=seed, algorithm="lloyd").fit(X))
+    return t_seed, t_fit, km.n_iter_, km.inertia_
+
+
+def run_sklearnex(X, k, seed):
+    from sklearnex.cluster import KMeans
+
+    km, t_fit = timed(lambda: KMeans(k, n_init=1, random_state=seed).fit(X))
+    return float("nan"), t_fit, km.n_iter_, km.inertia_
+
+
+def run_faiss(X, k, seed):
+    import faiss
+
+    def fit():
+        km = faiss.Kmeans(X.shape[1], k, niter=300, seed=seed, verbose=False, min_points_per_centroid=1,
+                          max_points_per_centroid=10**9)
+        km.train(X)
+        _, idx = km.index.search(X, 1)
+        c = km.centroids[idx[:, 0]]
+        return km, float(((X - c) ** 2).sum())
+
+    (km, inertia), t_fit = timed(fit)
+    return float("nan"), t_fit, 300, inertia
+
+
+def references():
+    refs = {"sklearn": run_sklearn}
+    for name, mod, fn in (("sklearnex", "sklearnex", run_sklearnex), ("faiss", "faiss", run_faiss)):
+        try:
+            __import__(mod)
+            refs[name] = fn
+        except ImportError:
+            pass
+    return refs
+
+
+def subprocess_seconds(code, env=None):
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, **(env or {})})
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def jit_and_import_rows():
+    fit_small = ("import time,numpy as np;t=time.perf_counter();import kmeanslab;"
+                 "X=np.random.RandomState(0).rand(2000,784).astype(np.float32);"
+                 "[kmeanslab.KMeans(k,n_init=1,random_state=0).fit(X) for k in (10,100)];"
+                 "print(time.perf_counter()-t)")
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = {"NUMBA_CACHE_DIR": cache}
+        rows.append(("first fit in a new process, empty JIT cache (s)", subprocess_seconds(fit_small, env)))
+        rows.append(("first fit in a new process, JIT cache warm (s)", subprocess_seconds(fit_small, env)))
+    rows.append(("import kmeanslab (s)", subprocess_seconds(
+        "import time;t=time.perf_counter();import kmeanslab;print(time.perf_counter()-t)")))
+    rows.append(("import kmeanslab + KMeans (s)", subprocess_seconds(
+        "import time;t=time.perf_counter();from kmeanslab import KMeans;print(time.perf_counter()-t)")))
+    return rows
+
+
+def peak_memory_mb(k, algorithm):
+    code = (
+        "import resource,numpy as np;from kmeanslab.datasets import load_mnist;from kmeanslab import KMeans;"
+        "X,_=load_mnist('all',download=False);"
+        "KMeans(2,n_init=1,max_iter=2,random_state=0).fit(X[:1000]);"
+        "base=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        f"KMeans({k},n_init=1,random_state=0,algorithm={algorithm!r}).fit(X);"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss-base)/1024)"
+    )
+    return subprocess_seconds(code)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ks", default="10,100,256")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--algorithm", default="auto")
+    ap.add_argument("--quick", action="store_true", help="one seed, no subprocess rows")
+    ap.add_argument("--out", default=str(HERE / "results" / "bench_kmeans.md"))
+    args = ap.parse_args(argv)
+    ks = [int(k) for k in args.ks.split(",")]
+    seeds = range(1 if args.quick else args.seeds)
+
+    X = load()
+    print(f"MNIST-70k {X.shape} {X.dtype}; threads: numba {__import__('numba').get_num_threads()}",
+          file=sys.stderr)
+    from kmeanslab import KMeans
+
+    KMeans(10, n_init=1, max_iter=2, random_state=0).fit(X[:2000])  # compile outside the timings
+    KMeans(100, n_init=1, max_iter=2, random_state=0).fit(X[:2000])
+
+    lines = ["# bench_kmeans: MNIST-70k float32, n_init=1, k-means++, default tol", "",
+             f"machine: {os.cpu_count()} cores; seeds {list(seeds)}; medians over seeds; "
+             f"kmeanslab algorithm={args.algorithm!r}", ""]
+    floor_rows = [("one pass over X: X.sum() (ms)", 1e3 * median_time(lambda: X.sum()))]
+    for k in ks:
+        C = X[:k].copy()
+        floor_rows.append((f"X @ C.T, K={k} (ms)", 1e3 * median_time(lambda: X @ C.T)))
+
+    refs = references()
+    table = ["| K | impl | seeding s | iterations | ms / iteration | total fit s | inertia | "
+             "fit speed-up vs sklearn | inertia / sklearn |", "|" + "---|" * 9]
+    for k in ks:
+        results = {name: [] for name in ["kmeanslab", *refs]}
+        for seed in seeds:  # interleaved: the same machine state for both
+            results["kmeanslab"].append(run_kmeanslab(X, k, seed, args.algorithm))
+            for name, fn in refs.items():
+                results[name].append(fn(X, k, seed))
+            print(f"K={k} seed={seed}: " + ", ".join(f"{n} {r[-1][1]:.2f}s" for n, r in results.items()),
+                  file=sys.stderr)
+        med = {n: np.median(np.array(r, dtype=float), axis=0) for n, r in results.items()}
+        sk = med["sklearn"]
+        for name, (t_seed, t_fit, n_iter, inertia) in med.items():
+            per_iter = (t_fit - (t_seed if np.isfinite(t_seed) else 0)) / n_iter * 1e3
+            table.append(f"| {k} | {name} | {t_seed:.3f} | {n_iter:.0f} | {per_iter:.1f} | {t_fit:.3f} | "
+                         f"{inertia:.6g} | {sk[1] / t_fit:.2f}x | {inertia / sk[3]:.4f} |")
+    lines += table + ["", "| floor / overhead | value |", "|---|---|"]
+    lines += [f"| {name} | {value:.1f} |" for name, value in floor_rows]
+    if not args.quick:
+        extra = jit_and_import_rows()
+        extra += [(f"peak RSS of a fit above X, K={k} (MB)", peak_memory_mb(k, args.algorithm)) for k in ks]
+        lines += [f"| {name} | {value:.2f} |" for name, value in extra]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()

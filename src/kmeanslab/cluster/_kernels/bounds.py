@@ -1,0 +1,210 @@
+"""Triangle-inequality kernels (Hamerly, Elkan) for dense X.
+
+Bounds are Euclidean distances (not squared), widened by
+``err * (||x||^2 + max ||c||^2)`` in squared units, an upper limit on the rounding
+of the expanded distance: rounding can only make a row be re-examined, never
+skipped wrongly. Candidates are compared by Lloyd's own key (||c||^2 - 2 x.c,
+lowest index on ties), so the labels are the labels of a full Lloyd pass.
+
+Bounds are stored relative to each centre's cumulative drift ``cum`` (the sum of
+its moves): a lower bound to centre j is ``lower[i, j] - cum[j]``, the upper bound
+``upper[i] + cum[labels[i]]``. Moving centres then costs nothing per row, and a row
+whose upper bound is within half its centre's separation is skipped in O(1).
+
+Per-row work is independent (parallel over rows); the per-cluster sums of moved
+rows are updated sequentially in row order, so results do not depend on threads.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .dense import SUB
+
+
+@njit(inline="always", fastmath=True)
+def _dot(X, i, C, j):
+    s = X.dtype.type(0)
+    for t in range(X.shape[1]):
+        s += X[i, t] * C[j, t]
+    return s
+
+
+@njit(inline="always", fastmath=True)
+def _key(X, i, C, j, c_sq):
+    return c_sq[j] - 2 * _dot(X, i, C, j)
+
+
+@njit(inline="always")
+def _upper(x_sq_i, key, slack):
+    return np.sqrt(max(x_sq_i + key + slack, 0.0))
+
+
+@njit(inline="always")
+def _lower(x_sq_i, key, slack):
+    return np.sqrt(max(x_sq_i + key - slack, 0.0))
+
+
+@njit(inline="always")
+def _store_low(value, rel):
+    """A value to store in a lower-bound array that, once rounded, is still <= ``value``."""
+    return value - abs(value) * rel
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def init_bounds(X, C, CT, c_sq, x_sq, use_gemm, err, rel, labels, upper, lower):
+    """Every distance of every row: label, upper bound, and lower bound(s) (zero drift).
+
+    ``lower`` of shape (n, K) gets every distance (Elkan); of shape (n, 1) the
+    second smallest (Hamerly).
+    """
+    n = X.shape[0]
+    k = CT.shape[1]
+    n_sub = (n + SUB - 1) // SUB
+    all_lower = lower.shape[1] == k and k > 1
+    cmax = c_sq.max()
+    for b in prange(n_sub):
+        start = b * SUB
+        end = min(start + SUB, n)
+        if use_gemm:
+            G = np.dot(X[start:end], CT)
+        else:
+            G = np.empty((end - start, k), dtype=X.dtype)
+            for i in range(start, end):
+                for j in range(k):
+                    G[i - start, j] = _dot(X, i, C, j)
+        for i in range(start, end):
+            slack = err * (x_sq[i] + cmax)
+            best = np.inf
+            second = np.inf
+            best_j = 0
+            for j in range(k):
+                key = c_sq[j] - 2 * G[i - start, j]
+                if all_lower:
+                    lower[i, j] = _store_low(_lower(x_sq[i], key, slack), rel)
+                if key < best:
+                    second = best
+                    best = key
+                    best_j = j
+                elif key < second:
+                    second = key
+            labels[i] = best_j
+            upper[i] = _upper(x_sq[i], best, slack)
+            if not all_lower:
+                lower[i, 0] = _store_low(_lower(x_sq[i], second, slack), rel) if k > 1 else np.inf
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def hamerly_assign(X, C, c_sq, x_sq, half_sep, cum, cum_max, err, rel, labels, upper, lower):
+    """One Hamerly step; ``lower`` (n, 1) is relative to ``cum_max``, the summed largest moves.
+
+    Returns the number of rows fully scanned.
+    """
+    n = X.shape[0]
+    k = C.shape[0]
+    cmax = c_sq.max()
+    examined = 0
+    for i in prange(n):
+        a = labels[i]
+        u = upper[i] + cum[a]
+        m = max(half_sep[a], lower[i, 0] - cum_max)
+        if u <= m:
+            continue
+        slack = err * (x_sq[i] + cmax)
+        u = _upper(x_sq[i], _key(X, i, C, a, c_sq), slack)
+        if u <= m:
+            upper[i] = u - cum[a]
+            continue
+        examined += 1
+        best = np.inf
+        second = np.inf
+        best_j = 0
+        for j in range(k):
+            key = _key(X, i, C, j, c_sq)
+            if key < best:
+                second = best
+                best = key
+                best_j = j
+            elif key < second:
+                second = key
+        labels[i] = best_j
+        upper[i] = _upper(x_sq[i], best, slack) - cum[best_j]
+        lower[i, 0] = _store_low(_lower(x_sq[i], second, slack) + cum_max, rel)
+    return examined
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def elkan_assign(X, C, c_sq, x_sq, half_sep, half_cc, cum, err, rel, labels, upper, lower):
+    """One Elkan step; ``lower`` (n, K) relative to ``cum``. Returns distances computed."""
+    n = X.shape[0]
+    k = C.shape[0]
+    cmax = c_sq.max()
+    computed = 0
+    for i in prange(n):
+        a = labels[i]
+        u = upper[i] + cum[a]
+        if u <= half_sep[a]:
+            continue
+        slack = err * (x_sq[i] + cmax)
+        key_a = 0.0
+        tight = False
+        for j in range(k):
+            if j == a:
+                continue
+            z = max(lower[i, j] - cum[j], half_cc[a, j])
+            if u <= z:
+                continue
+            if not tight:
+                key_a = _key(X, i, C, a, c_sq)
+                u = _upper(x_sq[i], key_a, slack)
+                lower[i, a] = _store_low(_lower(x_sq[i], key_a, slack) + cum[a], rel)
+                tight = True
+                computed += 1
+                if u <= z:
+                    continue
+            key_j = _key(X, i, C, j, c_sq)
+            lower[i, j] = _store_low(_lower(x_sq[i], key_j, slack) + cum[j], rel)
+            computed += 1
+            if key_j < key_a or (key_j == key_a and j < a):
+                a = j
+                key_a = key_j
+                u = _upper(x_sq[i], key_j, slack)
+        labels[i] = a
+        upper[i] = u - cum[a]
+    return computed
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def half_center_distances(C, slack):
+    """Half the pairwise distances of the centres (by differences), diagonal +inf."""
+    k, d = C.shape
+    out = np.empty((k, k))
+    for a in prange(k):
+        out[a, a] = np.inf
+        for b in range(a + 1, k):
+            s = 0.0
+            for t in range(d):
+                diff = C[a, t] - C[b, t]
+                s += diff * diff
+            out[a, b] = np.sqrt(max(s - slack, 0.0)) / 2
+    for a in range(k):
+        for b in range(a):
+            out[a, b] = out[b, a]
+    return out
+
+
+@njit(cache=True)
+def move_rows(X, w, x_sq, rows, old, new, sums, weights, sq_sums):
+    """Move rows between clusters in the per-cluster statistics, in row order."""
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        wi = w[i]
+        a = old[r]
+        b = new[r]
+        weights[a] -= wi
+        weights[b] += wi
+        sq_sums[a] -= wi * x_sq[i]
+        sq_sums[b] += wi * x_sq[i]
+        for t in range(X.shape[1]):
+            v = wi * X[i, t]
+            sums[a, t] -= v
+            sums[b, t] += v

@@ -1,0 +1,193 @@
+"""Lloyd's algorithm: one loop, with interchangeable assignment steppers.
+
+The loop (:func:`lloyd`) owns the stopping rules, empty-cluster handling and the
+objective history; a stepper owns how labels and per-cluster statistics are
+obtained: a full pass over X (``LloydStep``) or triangle-inequality bounds that
+skip most distance computations once points settle (``BoundsStep``: Hamerly with
+one lower bound per row, Elkan with one per row and centre). All steppers give
+the labels a full Lloyd pass gives.
+"""
+
+import logging
+
+import numpy as np
+
+from . import _engine
+from ._kernels import bounds as _bk
+
+logger = logging.getLogger("kmeanslab")
+
+# Rounding allowance of an expanded squared distance, relative to ||x||^2 + ||c||^2.
+_ERR = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-12}
+# Elkan keeps n x K lower bounds; above this many bytes, Hamerly's n x 1 is used instead.
+ELKAN_MAX_BYTES = 256 * 2**20
+
+
+def choose_algorithm(algorithm, data, k):
+    """The stepper an ``algorithm`` name resolves to for this data ("lloyd", "hamerly", "elkan")."""
+    if algorithm == "lloyd" or data.sparse or k == 1:
+        return "lloyd"
+    if algorithm == "auto":
+        algorithm = "hamerly" if k < 24 else "elkan"
+    if algorithm == "elkan" and data.n * k * data.dtype.itemsize > ELKAN_MAX_BYTES:
+        algorithm = "hamerly"
+    return algorithm
+
+
+class LloydStep:
+    """Full pass: assign every row and accumulate sums from scratch."""
+
+    def __init__(self, data, k):
+        self.data = data
+
+    def step(self, centers):
+        return _engine.lloyd_block(self.data, centers)
+
+    def relocated(self, rows, old, new):
+        pass  # nothing carried between steps
+
+
+class BoundsStep:
+    """Hamerly / Elkan assignment with per-cluster sums updated by the rows that moved."""
+
+    def __init__(self, data, k, kind):
+        self.data, self.k, self.kind = data, k, kind
+        self.err = _ERR[np.dtype(data.dtype)]
+        # Elkan's n x K bounds are kept in X's dtype; stored values are rounded down by this.
+        self.rel = 2.5 * np.finfo(data.dtype).eps
+        self.prev = None
+        n = data.n
+        self.labels = np.empty(n, dtype=np.int32)
+        self.upper = np.empty(n)
+        self.lower = np.empty((n, k), dtype=data.dtype) if kind == "elkan" else np.empty((n, 1))
+        self.cum = np.zeros(k)  # summed moves of each centre
+        self.cum_max = 0.0  # summed largest move (Hamerly's single lower bound)
+        self.scanned = n
+
+    def _first(self, centers, c_sq):
+        d = self.data
+        CT = np.ascontiguousarray(centers.T)
+        use_gemm = self.k >= _engine.GEMM_MIN_K
+        with _engine.single_threaded_blas():
+            _bk.init_bounds(d.X, centers, CT, c_sq, d.x_sq, use_gemm, self.err, self.rel, self.labels,
+                            self.upper, self.lower)
+        self.sums, self.weights = _engine.accumulate(d, self.labels, self.k)
+        self.sq_sums = np.bincount(self.labels, weights=d.w * d.x_sq.astype(np.float64), minlength=self.k)
+
+    def step(self, centers):
+        d = self.data
+        centers = np.ascontiguousarray(centers, dtype=d.dtype)
+        c_sq = np.einsum("ij,ij->i", centers, centers)
+        c64 = centers.astype(np.float64)
+        if self.prev is None:
+            self._first(centers, c_sq)
+        else:
+            delta = np.sqrt(((c64 - self.prev) ** 2).sum(axis=1)) * (1 + 1e-9)
+            self.cum += delta
+            self.cum_max += delta.max()
+            half_cc = _bk.half_center_distances(c64, 0.0)
+            half_sep = half_cc.min(axis=1)
+            old = self.labels.copy()
+            if self.kind == "elkan":
+                self.scanned = _bk.elkan_assign(d.X, centers, c_sq, d.x_sq, half_sep, half_cc, self.cum,
+                                                self.err, self.rel, self.labels, self.upper, self.lower)
+            else:
+                self.scanned = _bk.hamerly_assign(d.X, centers, c_sq, d.x_sq, half_sep, self.cum,
+                                                  self.cum_max, self.err, self.rel, self.labels,
+                                                  self.upper, self.lower)
+            rows = np.flatnonzero(self.labels != old)
+            if rows.size:
+                self._move(rows, old[rows], self.labels[rows])
+        self.prev = c64
+        return _engine.BlockStats(self.labels, None, self._objective(c64), self.sums.copy(),
+                                  self.weights.copy())
+
+    def _move(self, rows, old, new):
+        d = self.data
+        _bk.move_rows(d.X, d.w, d.x_sq, rows.astype(np.int64), old.astype(np.int64), new.astype(np.int64),
+                      self.sums, self.weights, self.sq_sums)
+
+    def _objective(self, c64):
+        """Weighted SSE of the current labels under ``c64``, from per-cluster statistics."""
+        return float(self.sq_sums.sum() - 2 * np.einsum("ij,ij->", c64, self.sums)
+                     + np.dot(self.weights, np.einsum("ij,ij->i", c64, c64)))
+
+    def relocated(self, rows, old, new):
+        """Rows re-seeded into empty clusters join them; their upper bound is no longer valid."""
+        self._move(rows, old, new)
+        self.labels[rows] = new
+        self.upper[rows] = np.inf
+
+
+def make_step(algorithm, data, k):
+    kind = choose_algorithm(algorithm, data, k)
+    return LloydStep(data, k) if kind == "lloyd" else BoundsStep(data, k, kind)
+
+
+def update_centers(data, stats, old_centers):
+    """New centres from per-cluster sums (see :func:`relocate_and_update`)."""
+    return relocate_and_update(data, stats, old_centers)[0]
+
+
+def relocate_and_update(data, stats, old_centers):
+    """New centres from per-cluster sums; an empty cluster takes the farthest point.
+
+    As scikit-learn: each empty cluster is re-seeded with one of the points farthest
+    from their assigned (old) centre, which leaves its own cluster. A cluster that
+    would be left with no weight keeps its old centre, so no centre is ever NaN.
+
+    Returns (centers, (rows, old, new)) with the relocations made.
+    """
+    sums, weights = stats.sums, stats.weights
+    empty = np.flatnonzero(weights <= 0)
+    rows = np.empty(0, dtype=np.int64)
+    old = new = rows
+    if empty.size:
+        sums, weights = sums.copy(), weights.copy()
+        dist = _engine.exact_sq_dist(data, old_centers, stats.labels)
+        dist = np.where(data.w > 0, dist, -1)
+        rows = np.argsort(-dist, kind="stable")[: empty.size]
+        old = stats.labels[rows].astype(np.int64)
+        new = empty.astype(np.int64)
+        for i, a, b in zip(rows, old, new):
+            x = data.rows([i])[0].astype(np.float64)
+            sums[a] -= data.w[i] * x
+            weights[a] -= data.w[i]
+            sums[b] = data.w[i] * x
+            weights[b] = data.w[i]
+    centers = np.array(old_centers, dtype=np.float64)
+    ok = weights > 0
+    centers[ok] = sums[ok] / weights[ok, None]
+    return centers.astype(data.dtype), (rows, old, new)
+
+
+def lloyd(data, centers, max_iter, tol, verbose=0, algorithm="lloyd"):
+    """Lloyd's algorithm from ``centers`` with scikit-learn's stopping rules.
+
+    Stops when labels no longer change, or when the total squared centre shift is at
+    most ``tol`` (absolute). ``history`` holds the objective of each assignment step.
+    """
+    stepper = make_step(algorithm, data, centers.shape[0])
+    labels_old = None
+    history = []
+    strict = False
+    for it in range(max_iter):
+        stats = stepper.step(centers)
+        history.append(stats.sse)
+        new_centers, moves = relocate_and_update(data, stats, centers)
+        shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
+        centers = new_centers
+        if verbose:
+            logger.info("Iteration %d, objective %.6g, centre shift %.3g", it + 1, stats.sse, shift)
+        if labels_old is not None and np.array_equal(stats.labels, labels_old):
+            strict = True
+            break
+        if shift <= tol:
+            break
+        labels_old = stats.labels.copy()
+        if moves[0].size:
+            stepper.relocated(*moves)
+    labels = stats.labels if strict else _engine.assign(data, centers)[0]
+    inertia = _engine.exact_sse(data, centers, labels)
+    return {"labels": labels.copy(), "inertia": inertia, "centers": centers, "n_iter": it + 1,
+            "history": history}
