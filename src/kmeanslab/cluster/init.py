@@ -8,7 +8,7 @@ from ._engine import Data
 from ._kernels import dense as _dk
 from ._kernels import sparse as _sk
 
-INIT_NAMES = ("k-means++", "random", "random-uniform")
+INIT_NAMES = ("k-means++", "k-means||", "random", "random-uniform")
 
 
 def _candidate_potentials(data, cand, closest):
@@ -57,6 +57,50 @@ def _kmeans_plusplus(data, n_clusters, random_state, n_local_trials=None):
     return data.rows(indices), indices
 
 
+def _kmeans_parallel(data, n_clusters, random_state, oversampling=2.0, n_rounds=5):
+    """k-means|| (Bahmani et al., 2012): a few rounds of oversampling, then k-means++ on the candidates.
+
+    Each round keeps every row independently with probability
+    ``min(1, l * w * d^2 / phi)`` (l = oversampling * K), so it is one pass over the
+    rows: the same block assignment the Lloyd step uses, which lets it run
+    distributed. Candidates are weighted by the rows nearest to them and reduced to
+    K centres with weighted greedy k-means++ and a short weighted Lloyd.
+    """
+    from . import _engine
+    from ._lloyd import lloyd
+
+    w = data.w.astype(np.float64)
+    first = random_state.choice(data.n, p=w / w.sum())
+    cand = [data.rows([first])]
+    labels, closest, _ = _engine.assign(data, cand[0])
+    owner = np.zeros(data.n, dtype=np.int64)
+    n_cand = 1
+    ell = oversampling * n_clusters
+    for _ in range(n_rounds):
+        phi = float((w * closest).sum())
+        if phi <= 0:
+            break  # every row coincides with a candidate
+        p = np.minimum(1.0, ell * w * closest / phi)
+        picked = np.flatnonzero(random_state.uniform(size=data.n) < p)
+        if picked.size == 0:
+            continue
+        new = data.rows(picked)
+        lab, dist, _ = _engine.assign(data, new)
+        closer = dist < closest
+        closest = np.where(closer, dist, closest)
+        owner = np.where(closer, n_cand + lab, owner)
+        cand.append(new)
+        n_cand += picked.size
+    cand = np.concatenate(cand)
+    cand_w = np.bincount(owner, weights=w, minlength=n_cand)
+    keep = cand_w > 0
+    if np.count_nonzero(keep) < n_clusters:
+        return _kmeans_plusplus(data, n_clusters, random_state)[0]
+    cdata = _engine.Data(np.ascontiguousarray(cand[keep]), cand_w[keep].astype(data.dtype))
+    centers = _kmeans_plusplus(cdata, n_clusters, random_state)[0]
+    return lloyd(cdata, centers, max_iter=30, tol=0.0)["centers"]
+
+
 def _random_rows(data, n_clusters, random_state):
     w = data.w.astype(np.float64)
     n_positive = int(np.count_nonzero(w))
@@ -78,6 +122,8 @@ def init_centers(data, n_clusters, init, random_state):
     if isinstance(init, str):
         if init == "k-means++":
             centers = _kmeans_plusplus(data, n_clusters, random_state)[0]
+        elif init == "k-means||":
+            centers = _kmeans_parallel(data, n_clusters, random_state)
         elif init == "random":
             centers = _random_rows(data, n_clusters, random_state)
         elif init == "random-uniform":
