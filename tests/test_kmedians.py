@@ -37,11 +37,14 @@ def _objective(X, C, labels, w=None):
 @given(st.lists(st.tuples(st.sampled_from([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0, 1e-300, 7.25]) |
                           st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False),
                           st.sampled_from([1.0, 2.0, 0.25]) | st.floats(1e-3, 1e3)),
-                min_size=1, max_size=40))
-def test_weighted_median_minimises_weighted_l1(pairs):
+                min_size=1, max_size=40),
+       st.integers(0, 39) | st.floats(-1e6, 1e6, allow_nan=False))
+def test_weighted_median_minimises_weighted_l1(pairs, guess):
+    """Whatever the first guess (one of the values or not), the result is a minimiser."""
     v = np.array([p[0] for p in pairs])
     w = np.array([p[1] for p in pairs])
-    m = weighted_median(v.copy(), w.copy(), len(v), np.empty((3, N_BUCKETS)))
+    guess = v[guess % len(v)] if isinstance(guess, int) else guess
+    m = weighted_median(v.copy(), w.copy(), len(v), np.empty((3, N_BUCKETS)), guess)
     best = min((w * np.abs(v - c)).sum() for c in v)
     assert (w * np.abs(v - m)).sum() <= best * (1 + 1e-12) + 1e-300
 
@@ -50,8 +53,9 @@ def test_weighted_median_minimises_weighted_l1(pairs):
 def test_unit_weights_give_numpy_median(n):
     rng = np.random.RandomState(n)
     for v in (rng.normal(size=n), rng.randint(0, 4, n).astype(float)):
-        got = weighted_median(v.copy(), np.ones(n), n, np.empty((3, N_BUCKETS)))
-        assert got == pytest.approx(np.median(v), rel=1e-15, abs=1e-300)
+        for guess in (v[0], np.median(v), 0.5, -10.0):
+            got = weighted_median(v.copy(), np.ones(n), n, np.empty((3, N_BUCKETS)), guess)
+            assert got == pytest.approx(np.median(v), rel=1e-15, abs=1e-300)
 
 
 # -- 2. the algorithm --------------------------------------------------------------------------

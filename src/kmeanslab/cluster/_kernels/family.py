@@ -111,28 +111,66 @@ def _median_by_sorting(v, wt, m, below, half, right_min):
     return v[idx[m - 1]]
 
 
+@njit(inline="always", fastmath=True)
+def _keep_range(v, wt, m, a, b):
+    """Move the entries with a <= v <= b to the front (branch-free); return their count."""
+    k = 0
+    for i in range(m):
+        x = v[i]
+        v[k] = x
+        wt[k] = wt[i]
+        k += 1 if (x >= a) & (x <= b) else 0
+    return k
+
+
 @njit(fastmath=True)
-def weighted_median(v, wt, m, hist):
+def weighted_median(v, wt, m, hist, guess):
     """Minimiser of sum_i wt_i |v_i - x| over the first ``m`` entries (all wt > 0).
 
-    Bucket selection: a pass histograms the weights into ``N_BUCKETS`` equal-width
-    buckets of the current value range (binning is monotone in the value, so buckets
-    never interleave), the bucket holding half the weight is kept and compacted to
-    the front, and so on; each round drops the smallest or the largest value, and
-    most end in a bucket of one distinct value. Where a whole interval minimises
-    (the weight below it exactly half) its midpoint is returned, so unit weights
-    give ``np.median``. Overwrites v and wt; ``hist`` is (3, N_BUCKETS) scratch.
+    ``guess`` (the previous median) is tried first: the pass that sums the weights
+    also weighs the values below and at it, and when it still splits the weight in
+    half that pass decides; otherwise only the side holding the median is kept.
+    Then bucket selection: a pass histograms the weights into ``N_BUCKETS``
+    equal-width buckets of the current value range (binning is monotone in the value,
+    so buckets never interleave), the bucket holding half the weight is kept and
+    compacted to the front, and so on; each round drops the smallest or the largest
+    value, and most end in a bucket of one distinct value. Where a whole interval
+    minimises (the weight below it exactly half) its midpoint is returned, so unit
+    weights give ``np.median``. Overwrites v and wt; ``hist`` is (3, N_BUCKETS) scratch.
     """
     half = 0.0
     a = v[0]
     b = v[0]
-    for i in range(m):
+    w_lt = 0.0
+    w_eq = 0.0
+    lt_max = -1.7e308  # largest value below guess, smallest above (finite sentinels)
+    gt_min = 1.7e308
+    for i in range(m):  # branch-free, so that it vectorises
+        x = v[i]
         half += wt[i]
-        a = min(a, v[i])
-        b = max(b, v[i])
+        a = min(a, x)
+        b = max(b, x)
+        w_lt += wt[i] if x < guess else 0.0
+        w_eq += wt[i] if x == guess else 0.0
+        lt_max = max(lt_max, x if x < guess else -1.7e308)
+        gt_min = min(gt_min, x if x > guess else 1.7e308)
     half *= 0.5
-    below = 0.0  # weight of the values discarded below the range [a, b]
-    right_min = b  # smallest value discarded above it (read only once one is)
+    if w_lt < half:
+        if w_lt + w_eq > half:
+            return guess
+        if w_lt + w_eq == half:  # then w_eq > 0, and some value lies above guess
+            return 0.5 * (guess + gt_min)
+        below = w_lt + w_eq  # weight of the values discarded below the range [a, b]
+        right_min = b  # smallest value discarded above it (read only once one is)
+        a = gt_min
+    else:
+        nxt = guess if w_eq > 0 else gt_min
+        if w_lt == half:
+            return 0.5 * (lt_max + nxt)
+        below = 0.0
+        right_min = nxt
+        b = lt_max
+    m = _keep_range(v, wt, m, a, b)
     hw, hmin, hmax = hist[0], hist[1], hist[2]
     while a < b:
         scale = N_BUCKETS / (b - a)
@@ -157,13 +195,7 @@ def weighted_median(v, wt, m, hist):
         if below + hw[j] == half:
             return 0.5 * (hmax[j] + right_min)
         a, b = hmin[j], hmax[j]
-        k = 0
-        for i in range(m):
-            if v[i] >= a and v[i] <= b:
-                v[k] = v[i]
-                wt[k] = wt[i]
-                k += 1
-        m = k
+        m = _keep_range(v, wt, m, a, b)
     return a
 
 
@@ -172,29 +204,34 @@ def medians_dense(X, w, order, starts, out):
     """Weighted coordinate-wise median of each cluster, written into ``out`` (K, d).
 
     Cluster k holds rows ``order[starts[k]:starts[k+1]]`` (all of positive weight); a
-    cluster without rows keeps its row of ``out``. Each cluster is first gathered
+    cluster without rows keeps its row of ``out``, which holds the previous centres
+    (the selection's first guesses). Each cluster is first gathered
     transposed, 16 rows at a time, so that every feature is then one contiguous run.
     """
     d = X.shape[1]
-    for k in range(starts.shape[0] - 1):
+    K = starts.shape[0] - 1
+    m_max = 0
+    for k in range(K):
+        m_max = max(m_max, starts[k + 1] - starts[k])
+    flat = np.empty(d * m_max, dtype=X.dtype)  # one buffer for every cluster in turn
+    for k in range(K):
         s, e = starts[k], starts[k + 1]
         m = e - s
         if m == 0:
             continue
-        XT = np.empty((d, m), dtype=X.dtype)
+        XT = flat[: d * m].reshape((d, m))
         for g in prange((m + 15) // 16):
-            r0 = g * 16
-            r1 = min(r0 + 16, m)
-            for t in range(d):
-                for r in range(r0, r1):
-                    XT[t, r] = X[order[s + r], t]
+            for r in range(g * 16, min(g * 16 + 16, m)):
+                row = X[order[s + r]]
+                for t in range(d):
+                    XT[t, r] = row[t]
         wk = np.empty(m)
         for r in range(m):
             wk[r] = w[order[s + r]]
         for t in prange(d):
             v = XT[t].astype(np.float64)
             wt = wk.copy()
-            out[k, t] = weighted_median(v, wt, m, np.empty((3, N_BUCKETS)))
+            out[k, t] = weighted_median(v, wt, m, np.empty((3, N_BUCKETS)), out[k, t])
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -233,7 +270,7 @@ def medians_csc(data, indices, indptr, w, starts, out):
                 v[m] = 0.0
                 wt[m] = zero_w
                 m += 1
-            out[k, j] = weighted_median(v, wt, m, hist)
+            out[k, j] = weighted_median(v, wt, m, hist, out[k, j])
 
 
 # -- soft responsibilities -----------------------------------------------------------------
