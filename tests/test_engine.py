@@ -1,0 +1,177 @@
+"""The engine's algorithms (Lloyd, Hamerly, Elkan) agree with each other; k-means|| seeding."""
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import make_blobs
+
+from kmeanslab import KMeans
+from kmeanslab.cluster import _engine, _lloyd
+from kmeanslab.cluster.init import init_centers
+
+ALGORITHMS = ("hamerly", "elkan", "auto")
+
+
+def blobs(n, d, centers, dtype, seed=0, std=2.0):
+    X, _ = make_blobs(n, d, centers=centers, cluster_std=std, random_state=seed)
+    return X.astype(dtype)
+
+
+def fit(X, init, algorithm, **kw):
+    return KMeans(init.shape[0], init=init, n_init=1, algorithm=algorithm, **kw).fit(X)
+
+
+def assert_same_fit(a, b, dtype):
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert a.n_iter_ == b.n_iter_
+    rtol = 1e-5 if dtype == np.float32 else 1e-10
+    assert a.inertia_ == pytest.approx(b.inertia_, rel=rtol)
+    scale = np.abs(b.cluster_centers_).max()
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=0, atol=rtol * 10 * scale)
+    np.testing.assert_allclose(a.history_, b.history_, rtol=rtol * 10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 2, 7, 23, 24, 64, 300])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_bounds_algorithms_match_lloyd(dtype, k, algorithm):
+    X = blobs(max(1500, 6 * k), 12, 15, dtype, std=3.0)
+    init = X[np.random.RandomState(k).choice(len(X), k, replace=False)].copy()
+    assert_same_fit(fit(X, init, algorithm), fit(X, init, "lloyd"), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_sparse_input_same_answer(dtype, algorithm):
+    X = blobs(1200, 20, 6, dtype)
+    X[np.abs(X) < 4] = 0
+    init = X[:9].copy()
+    a = fit(sp.csr_matrix(X), init, algorithm)
+    assert_same_fit(a, fit(X, init, "lloyd"), dtype)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_duplicates_and_more_clusters_than_distinct_points(algorithm):
+    base = blobs(40, 5, 4, np.float64, seed=3)
+    X = np.repeat(base, 25, axis=0)  # every point 25 times
+    init = X[::40][:30].copy()
+    with pytest.warns(Warning):
+        b = fit(np.repeat(base[:12], 3, axis=0), np.repeat(base[:12], 3, axis=0)[:20].copy(), algorithm)
+    assert np.isfinite(b.cluster_centers_).all()
+    assert_same_fit(fit(X, init, algorithm), fit(X, init, "lloyd"), np.float64)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_empty_clusters_relocated_like_lloyd(algorithm):
+    X = blobs(2000, 8, 5, np.float64)
+    init = X[:12].copy()
+    init[[3, 7]] += 1e3  # two centres far from every point: empty after the first step
+    a, b = fit(X, init, algorithm), fit(X, init, "lloyd")
+    assert np.isfinite(a.cluster_centers_).all()
+    assert_same_fit(a, b, np.float64)
+    assert len(np.unique(a.labels_)) == 12
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_weighted_fit_matches_lloyd(algorithm):
+    X = blobs(3000, 10, 8, np.float32)
+    w = np.random.RandomState(1).uniform(0.1, 3, len(X))
+    init = X[:30].copy()
+    a = KMeans(30, init=init, algorithm=algorithm).fit(X, sample_weight=w)
+    b = KMeans(30, init=init, algorithm="lloyd").fit(X, sample_weight=w)
+    assert_same_fit(a, b, np.float32)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS + ("lloyd",))
+def test_objective_never_rises(algorithm):
+    rs = np.random.RandomState(0)
+    for seed in range(8):
+        X = rs.standard_normal((800, 6)).astype(np.float32)
+        km = KMeans(1 + 5 * seed, init="random", n_init=1, random_state=seed, algorithm=algorithm,
+                    tol=0).fit(X)
+        h = km.history_
+        assert np.all(h[1:] <= h[:-1] * (1 + 1e-6)), (seed, h)
+        assert km.inertia_ <= h[-1] * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("kind", ["hamerly", "elkan"])
+def test_bounds_objective_is_the_sse_of_its_labels(kind):
+    X = blobs(1000, 6, 4, np.float64)
+    data = _engine.Data(X, np.ones(len(X)))
+    step = _lloyd.BoundsStep(data, 6, kind)
+    centers = X[:6].copy()
+    for _ in range(4):
+        stats = step.step(centers)
+        exact = _engine.exact_sse(data, centers, stats.labels)
+        assert stats.sse == pytest.approx(exact, rel=1e-9)
+        np.testing.assert_array_equal(stats.labels, _engine.assign(data, centers)[0])
+        centers = _lloyd.update_centers(data, stats, centers)
+
+
+@pytest.mark.parametrize("algorithm", ["hamerly", "elkan", "lloyd"])
+@pytest.mark.parametrize("k", [5, 40])
+def test_bit_identical_across_thread_counts(algorithm, k):
+    X = blobs(6000, 16, 10, np.float32, std=4.0)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        a = KMeans(k, random_state=0, algorithm=algorithm, init="k-means||").fit(X)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        b = KMeans(k, random_state=0, algorithm=algorithm, init="k-means||").fit(X)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert a.inertia_ == b.inertia_
+
+
+def test_choose_algorithm():
+    dense = _engine.Data(np.zeros((100, 4)), np.ones(100))
+    sparse = _engine.Data(sp.csr_matrix(np.eye(100, 4)), np.ones(100))
+    assert _lloyd.choose_algorithm("auto", dense, 10) == "hamerly"
+    assert _lloyd.choose_algorithm("auto", dense, 100) == "elkan"
+    assert _lloyd.choose_algorithm("elkan", sparse, 100) == "lloyd"
+    assert _lloyd.choose_algorithm("auto", dense, 1) == "lloyd"
+    big = _engine.Data(np.zeros((10, 4)), np.ones(10))
+    big.n = 10**7  # Elkan's n x K bounds would not fit the budget
+    assert _lloyd.choose_algorithm("elkan", big, 256) == "hamerly"
+
+
+# -- k-means|| ------------------------------------------------------------------------------
+
+def seed_sse(X, centers):
+    data = _engine.Data(X, np.ones(len(X), X.dtype))
+    return _engine.assign(data, np.ascontiguousarray(centers, dtype=X.dtype))[2]
+
+
+def test_kmeans_parallel_shape_determinism_and_quality():
+    X = blobs(5000, 10, 20, np.float64, std=0.5)
+    data = _engine.Data(X, np.ones(len(X)))
+    a = init_centers(data, 20, "k-means||", np.random.RandomState(0))
+    b = init_centers(data, 20, "k-means||", np.random.RandomState(0))
+    c = init_centers(data, 20, "k-means||", np.random.RandomState(1))
+    assert a.shape == (20, 10) and a.dtype == X.dtype
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    # On well separated blobs it finds every blob: the seeding SSE is near the optimum.
+    optimum = KMeans(20, n_init=10, random_state=0).fit(X).inertia_
+    assert seed_sse(X, a) < 1.5 * optimum
+    rnd = np.median([seed_sse(X, init_centers(data, 20, "random", np.random.RandomState(s)))
+                     for s in range(5)])
+    assert seed_sse(X, a) < rnd
+
+
+def test_kmeans_parallel_weights_sparse_and_tiny_data():
+    X = blobs(600, 5, 3, np.float32)
+    w = np.ones(len(X), np.float32)
+    w[:300] = 0  # zero-weight rows never become candidates' owners
+    km = KMeans(3, init="k-means||", random_state=0).fit(X, sample_weight=w)
+    assert np.isfinite(km.cluster_centers_).all()
+    Xs = X.copy()
+    Xs[np.abs(Xs) < 3] = 0
+    kms = KMeans(4, init="k-means||", random_state=0).fit(sp.csr_matrix(Xs))
+    kmd = KMeans(4, init="k-means||", random_state=0).fit(Xs)
+    assert kms.inertia_ == pytest.approx(kmd.inertia_, rel=1e-4)
+    few = np.repeat(np.arange(3.0)[:, None], 10, axis=0)  # 3 distinct points, K=3
+    assert sorted(KMeans(3, init="k-means||", random_state=0).fit(few).cluster_centers_.ravel()) == [0, 1, 2]
