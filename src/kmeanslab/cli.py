@@ -58,12 +58,13 @@ def add_run_flags(p, grid=False):
 
     Defaults are None so that a config file can fill them.
     """
-    many = " (list a,b,c or inclusive range a:b)" if grid else ""
+    many = " (a list: a,b,c)" if grid else ""
+    span = " (a list a,b,c or an inclusive range a:b)" if grid else ""
     axis = str if grid else None
     p.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file; flags override it")
     p.add_argument("--dataset", help="mnist | digits | iris | PATH (IDX folder, .npy, .npz, .csv); "
                                      "NAME:test clusters that split alone (e.g. mnist:test)")
-    p.add_argument("--k", type=axis or _positive_int, help="number of clusters (default 10)" + many)
+    p.add_argument("--k", type=axis or _positive_int, help="number of clusters (default 10)" + span)
     p.add_argument("--algorithm", help="kmeans | minibatch | soft | kmedians | spherical" + many)
     if grid:
         p.add_argument("--metric", help="euclidean | manhattan | cosine: picks the algorithm "
@@ -73,7 +74,7 @@ def add_run_flags(p, grid=False):
     p.add_argument("--max-iter", type=_positive_int, help="iterations per run (default 300)")
     p.add_argument("--tol", type=_float, help="convergence tolerance (default 1e-4)")
     if grid:
-        p.add_argument("--seeds", "--seed", dest="seed", help="random seeds, e.g. 0:4 (default 0)")
+        p.add_argument("--seeds", "--seed", dest="seed", help="random seeds (default 0)" + span)
     else:
         p.add_argument("--seed", type=int, help="random seed: fully determines the run (default 0)")
     p.add_argument("--preprocess", choices=None if grid else ["scale", "zscore", "none"],
