@@ -127,7 +127,11 @@ def plot_centroids(
     ncols = min(int(ncols), k)
     nrows = math.ceil(k / ncols)
     cell = 1.2 if k <= 100 else 0.8
-    fig = _figure(ncols * cell, nrows * (cell + (0.3 if titles else 0)))
+    height = nrows * (cell + (0.3 if titles else 0))
+    fig = _figure(ncols * cell, height + (0.5 if title else 0))
+    if title:
+        # Room above the per-image titles, so the figure title never overlaps them.
+        fig.subplots_adjust(top=height / (height + 0.5))
     for i in range(k):
         ax = fig.add_subplot(nrows, ncols, i + 1)
         ax.imshow(images[i], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
