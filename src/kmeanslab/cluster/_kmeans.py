@@ -13,7 +13,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _engine
 from ._lloyd import lloyd, update_centers  # noqa: F401  (update_centers: shared with the family)
-from ._validation import as_csr, check_float, check_int, check_sample_weight, mean_variance
+from ._validation import (as_csr, check_finite_X, check_float, check_int, check_sample_weight,
+                          check_X_form, mean_variance, scale_by, scale_exponent)
 from .init import INIT_NAMES, check_init_array, init_centers
 
 logger = logging.getLogger("kmeanslab")
@@ -23,9 +24,16 @@ ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto")
 
 def check_X(X):
     """X as a float32/float64 C-ordered array or sorted CSR matrix; finite, 2-D, non-empty."""
-    X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
-                    accept_large_sparse=False)
+    X = check_array(check_X_form(X), accept_sparse="csr", dtype=[np.float64, np.float32],
+                    order="C", accept_large_sparse=False, ensure_all_finite=False)
+    check_finite_X(X)
     return as_csr(X)
+
+
+def _ldexp(value, e):
+    """float(value) * 2**e, exactly; +-inf where the result is beyond float64."""
+    with np.errstate(over="ignore"):
+        return float(np.ldexp(np.float64(value), e))
 
 
 class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
@@ -33,9 +41,21 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
 
     Subclasses define :meth:`_run_once` (one seeded fit) and may override
     :meth:`_assign` and :meth:`_distances` for another metric.
+
+    Data far from unit magnitude (say 1e30 or 1e-30 in float32, whose squares overflow
+    or underflow) are handled by scaling X by a power of two into a safe range, which is
+    exact, and scaling the results back. An estimator opts in by declaring how its
+    results scale when X is multiplied by s: the objective (``inertia_``, ``history_``,
+    ``score``) by s ** ``_objective_degree`` and ``transform``'s distances by
+    s ** ``_distance_degree`` (2 and 1 for squared Euclidean k-means, 1 and 1 for L1,
+    0 and 0 for cosine). Parameters in units of X (a stiffness, say) must then be
+    converted inside the fit: ``data.scale_exp`` holds e, the data being X * 2**e.
+    None (the default) leaves X as it is.
     """
 
     _default_n_init = 10
+    _objective_degree = None
+    _distance_degree = None
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
                  verbose=0, random_state=None):
@@ -77,9 +97,32 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
 
     # -- fitting ----------------------------------------------------------------------
     def _validate_X(self, X, reset):
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
-                          accept_large_sparse=False, reset=reset)
+        X = validate_data(self, check_X_form(X), accept_sparse="csr",
+                          dtype=[np.float64, np.float32], order="C", accept_large_sparse=False,
+                          ensure_all_finite=False, reset=reset)
+        check_finite_X(X)
         return as_csr(X)
+
+    def _scale_exponent(self, X, *others):
+        """e for which X * 2**e (and ``others``, as much) is in the safe range; 0 if not opted in."""
+        if self._objective_degree is None:
+            return 0
+        return scale_exponent(X.dtype, X, *others)
+
+    def _scaled_init(self, X, init, e):
+        """``init`` for the data X * 2**e: arrays scaled, a callable still given the caller's X."""
+        if e == 0 or isinstance(init, str):
+            return init
+        if not callable(init):
+            return scale_by(init, e)
+        user_init = init
+
+        def scaled_init(_, n_clusters, random_state):
+            centers = user_init(X, n_clusters, random_state=random_state)
+            return scale_by(check_init_array(centers, n_clusters, X.shape[1],
+                                             name="the array returned by init"), e)
+
+        return scaled_init
 
     def _prepare(self, X, sample_weight):
         return _engine.Data(X, check_sample_weight(sample_weight, X.shape[0], X.dtype))
@@ -95,7 +138,10 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
         """
         X = self._validate_X(X, reset=True)
         K, init, n_init = self._check_params(X.shape[0], X.shape[1])
-        data = self._prepare(X, sample_weight)
+        e = self._scale_exponent(X, *([init] if isinstance(init, np.ndarray) else []))
+        init = self._scaled_init(X, init, e)
+        data = self._prepare(scale_by(X, e), sample_weight)
+        data.scale_exp = e
         random_state = check_random_state(self.random_state)
         best = None
         for run in range(n_init):
@@ -111,11 +157,12 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
             warnings.warn(
                 f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters ({K}). "
                 "Possibly due to duplicate points in X.", ConvergenceWarning, stacklevel=2)
-        self.cluster_centers_ = best["centers"]
+        p = self._objective_degree or 0
+        self.cluster_centers_ = scale_by(best["centers"], -e)
         self.labels_ = best["labels"]
-        self.inertia_ = best["inertia"]
+        self.inertia_ = _ldexp(best["inertia"], -p * e)
         self.n_iter_ = best["n_iter"]
-        self.history_ = np.asarray(best["history"], dtype=np.float64)
+        self.history_ = np.array([_ldexp(v, -p * e) for v in best["history"]], dtype=np.float64)
         self._n_features_out = K
         return self
 
@@ -148,8 +195,10 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
         """Index of the nearest cluster centre for each row of X."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        data = self._prepare(X, None)
-        return self._assign(data, self.cluster_centers_)
+        e = self._scale_exponent(X, self.cluster_centers_)
+        data = self._prepare(scale_by(X, e), None)
+        data.scale_exp = e
+        return self._assign(data, scale_by(self.cluster_centers_, e))
 
     def fit_predict(self, X, y=None, sample_weight=None):
         return self.fit(X, sample_weight=sample_weight).labels_
@@ -158,7 +207,9 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
         """Distances of each row of X to each cluster centre."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return self._distances(X, self.cluster_centers_.astype(X.dtype, copy=False))
+        e = self._scale_exponent(X, self.cluster_centers_)
+        centers = scale_by(self.cluster_centers_, e).astype(X.dtype, copy=False)
+        return scale_by(self._distances(scale_by(X, e), centers), -(self._distance_degree or 0) * e)
 
     def fit_transform(self, X, y=None, sample_weight=None):
         return self.fit(X, sample_weight=sample_weight).transform(X)
@@ -167,9 +218,12 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
         """Opposite of the objective of X under the fitted centres (higher is better)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        data = self._prepare(X, sample_weight)
-        labels = self._assign(data, self.cluster_centers_)
-        return -self._objective(data, self.cluster_centers_, labels)
+        e = self._scale_exponent(X, self.cluster_centers_)
+        data = self._prepare(scale_by(X, e), sample_weight)
+        data.scale_exp = e
+        centers = scale_by(self.cluster_centers_, e)
+        labels = self._assign(data, centers)
+        return -_ldexp(self._objective(data, centers, labels), -(self._objective_degree or 0) * e)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -223,6 +277,11 @@ class KMeans(_BaseKMeans):
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm={self.algorithm!r} is not one of {list(ALGORITHMS)}")
         return super()._check_params(n_samples, n_features)
+
+    # Squared Euclidean objective, Euclidean distances: fitted on X scaled by a power of
+    # two when its magnitude is extreme (see _BaseKMeans).
+    _objective_degree = 2
+    _distance_degree = 1
 
     def _prepare(self, X, sample_weight):
         data = super()._prepare(X, sample_weight)

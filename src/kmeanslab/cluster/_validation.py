@@ -81,3 +81,113 @@ def mean_variance(X):
 
         return float(np.mean(mean_variance_axis(X, axis=0)[1]))
     return float(np.mean(np.var(X, axis=0)))
+
+
+# -- X -----------------------------------------------------------------------------------
+def check_X_form(X):
+    """Reject, naming X, what no conversion to a float matrix can fix: wrong number of
+    dimensions (with the reshape that fixes it), no samples or features, complex numbers,
+    strings. Returns X, as an array when it was a list or tuple; other containers
+    (sparse matrices, data frames) are returned as they are, for ``check_array``.
+    """
+    if isinstance(X, (list, tuple)):
+        try:
+            X = np.asarray(X)
+        except ValueError as exc:  # ragged nested lists
+            raise ValueError(f"X must be a 2-D array (n_samples, n_features): {exc}") from None
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        return X
+    ndim = len(shape)
+    if ndim != 2:
+        what = "a scalar" if ndim == 0 else f"a {ndim}-D array of shape {tuple(shape)}"
+        if ndim == 1:
+            hint = ("X.reshape(-1, 1) if it holds one feature, "
+                    "X.reshape(1, -1) if it is one sample")
+        elif ndim == 0:
+            hint = "X = [[value]] for one sample of one feature"
+        else:
+            hint = "X.reshape(len(X), -1) turns each sample (an image, say) into one row"
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got {what}. "
+                         f"Reshape your data: {hint}.")
+    if shape[0] == 0:
+        raise ValueError(f"X is empty: found array with 0 sample(s) (shape={tuple(shape)}) "
+                         "while a minimum of 1 is required.")
+    if shape[1] == 0:
+        raise ValueError(f"X has no features: found array with 0 feature(s) (shape={tuple(shape)}) "
+                         "while a minimum of 1 is required.")
+    dtype = getattr(X, "dtype", None)
+    if isinstance(dtype, np.dtype):
+        if dtype.kind == "c":
+            raise ValueError(f"X has complex dtype {dtype}: Complex data not supported; pass the "
+                             "real and imaginary parts (or the modulus) as separate real features.")
+        if dtype.kind in "USV":
+            raise TypeError(f"X must be numeric, got dtype {dtype} (text or bytes); "
+                            "encode it as numbers first.")
+        if dtype.kind == "O":
+            try:  # as check_array would, but the error names X
+                X = np.asarray(X, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"X must be numeric: {exc}") from None
+    return X
+
+
+def check_finite_X(X):
+    """Raise a ValueError naming the first non-finite entry of X (dense or CSR)."""
+    values = X.data if sp.issparse(X) else X
+    if values.size == 0 or np.isfinite(values.sum()):  # one cheap pass when all is well
+        return
+    bad = ~np.isfinite(values)
+    if not bad.any():  # the sum overflowed, the values are fine
+        return
+    if sp.issparse(X):
+        flat = int(np.flatnonzero(bad)[0])
+        row = int(np.searchsorted(X.indptr, flat, side="right") - 1)
+        col, value = int(X.indices[flat]), values[flat]
+    else:
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        value = X[row, col]
+    kind = "NaN" if np.isnan(value) else "infinity"
+    raise ValueError(f"X contains {kind} (first at row {row}, column {col}; {int(bad.sum())} "
+                     "non-finite value(s) in all): k-means needs finite numbers; drop or impute them.")
+
+
+# -- magnitude ---------------------------------------------------------------------------
+# Exponents e of 2 between which max|x| keeps squared norms, dot products and sums of
+# them far from overflow and underflow in each float type (float32: ~2e-10 .. 4e9).
+SAFE_EXPONENTS = {np.dtype(np.float32): (-32, 32), np.dtype(np.float64): (-256, 256)}
+
+
+def max_abs(X):
+    """Largest |value| of a dense array or sparse matrix (0.0 when it holds none)."""
+    values = X.data if sp.issparse(X) else np.asarray(X)
+    if values.size == 0:
+        return 0.0
+    # max and -min rather than abs(): no temporary of X's size.
+    return float(max(values.max(), -values.min()))
+
+
+def scale_exponent(dtype, *arrays):
+    """e such that ``arrays * 2**e`` lie in the safe range of ``dtype``; 0 when they already do.
+
+    Scaling by a power of two is exact in binary floating point (barring subnormals), so
+    a fit on scaled data and its centres scaled back lose nothing.
+    """
+    m = max(max_abs(a) for a in arrays)
+    if m == 0 or not np.isfinite(m):
+        return 0
+    lo, hi = SAFE_EXPONENTS.get(np.dtype(dtype), SAFE_EXPONENTS[np.dtype(np.float64)])
+    e = np.frexp(m)[1]  # m = f * 2**e with f in [0.5, 1)
+    return 0 if lo <= e <= hi else -int(e)
+
+
+def scale_by(X, e):
+    """X * 2**e, exactly, as a new array / matrix of X's dtype (X itself when e == 0)."""
+    if e == 0:
+        return X
+    if sp.issparse(X):
+        X = X.copy()
+        X.data = np.ldexp(X.data, e).astype(X.dtype, copy=False)
+        return X
+    X = np.asarray(X)
+    return np.ldexp(X, e).astype(X.dtype if X.dtype.kind == "f" else np.float64, copy=False)
