@@ -246,36 +246,29 @@ def _download(filename: str, dest_dir: Path, mirrors, progress=None, timeout=30)
 
 
 def _fetch(url: str, final: Path, expected_sha: str, progress, timeout) -> None:
-    import tempfile
     import urllib.request
 
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            request = urllib.request.Request(url, headers={"User-Agent": "kmeanslab"})
-            with urllib.request.urlopen(request, timeout=timeout) as resp:
-                length = resp.headers.get("Content-Length")
-                total = int(length) if length and length.isdigit() else None
-                done = 0
+    from ._io import atomic_open
+
+    def verify(tmp):
+        _check_sha(_read_bytes(tmp), expected_sha, url)
+
+    # Also on KeyboardInterrupt: a half-written .part never outlives the attempt.
+    with atomic_open(final, check=verify, suffix=".part") as out:
+        request = urllib.request.Request(url, headers={"User-Agent": "kmeanslab"})
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            length = resp.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            done = 0
+            if progress is not None:
+                progress(final.name, 0, total)
+            while chunk := resp.read(_CHUNK):
+                out.write(chunk)
+                done += len(chunk)
                 if progress is not None:
-                    progress(final.name, 0, total)
-                while chunk := resp.read(_CHUNK):
-                    out.write(chunk)
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(final.name, done, total)
-            if total is not None and done != total:
-                raise OSError(f"connection closed after {done} of {total} bytes")
-        _check_sha(_read_bytes(Path(tmp)), expected_sha, url)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final)
-    except BaseException:
-        # Also on KeyboardInterrupt: a half-written .part must not outlive the attempt.
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+                    progress(final.name, done, total)
+        if total is not None and done != total:
+            raise OSError(f"connection closed after {done} of {total} bytes")
 
 
 # --------------------------------------------------------------------------- MNIST

@@ -9,12 +9,13 @@ import dataclasses
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+
+from ._io import atomic_open
 
 logger = logging.getLogger(__name__)
 
@@ -117,16 +118,8 @@ def load_toml(path):
 
 def atomic_write_bytes(path, data):
     """Write ``data`` to ``path`` via a temporary file and rename: never half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as fh:
+        fh.write(data)
 
 
 def atomic_save_npy(path, array):

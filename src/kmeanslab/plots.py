@@ -8,8 +8,6 @@ titles included, is passed in (see :mod:`kmeanslab.metrics`).
 """
 
 import math
-import os
-import tempfile
 import warnings
 from numbers import Integral
 from pathlib import Path
@@ -18,6 +16,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from ._io import atomic_open
 
 __all__ = [
     "plot_centroids", "plot_loss", "plot_contingency", "plot_samples", "plot_curve",
@@ -38,18 +38,9 @@ def _figure(width, height):
 def save_figure(fig, path):
     """Write ``fig`` to ``path`` atomically; the format follows the suffix (PNG if none)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix[1:].lower() or "png"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=fmt, dpi=_DPI, bbox_inches="tight")
-        # mkstemp makes the file private; a figure is meant to be read by others.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as fh:
+        fig.savefig(fh, format=fmt, dpi=_DPI, bbox_inches="tight")
 
 
 def _finish(fig, path, title=None):
