@@ -1,6 +1,7 @@
 """KMeans and k_means: thin estimator code over the engine in ``_engine``."""
 
 import logging
+import sys
 import warnings
 
 import numpy as np
@@ -20,6 +21,13 @@ from .init import INIT_NAMES, check_init_array, init_centers
 logger = logging.getLogger("kmeanslab")
 
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto")
+BACKENDS = ("auto", "local", "dask")
+
+
+def _is_dask_array(X):
+    """Whether X is a dask array, without importing dask (no dask loaded: it cannot be one)."""
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(X, da.Array)
 
 
 def check_X(X):
@@ -258,6 +266,11 @@ class KMeans(_BaseKMeans):
         triangle inequality once points settle; "auto" picks Hamerly below 24 centres
         and Elkan from there (Hamerly when Elkan's bounds would exceed 256 MB).
         Sparse input always runs plain Lloyd.
+    backend : {"auto", "local", "dask"}, default="auto"
+        Where the work runs. "auto": on Dask when X is a ``dask.array`` (each Lloyd
+        iteration one map over its row blocks; ``predict`` / ``transform`` return dask
+        arrays, lazily), in-process otherwise. "dask" also sends in-memory X to Dask;
+        "local" computes a dask X into memory. On Dask, "k-means++" seeds with k-means||.
 
     Attributes
     ----------
@@ -267,11 +280,56 @@ class KMeans(_BaseKMeans):
     """
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
-                 verbose=0, random_state=None, copy_x=True, algorithm="lloyd"):
+                 verbose=0, random_state=None, copy_x=True, algorithm="lloyd", backend="auto"):
         super().__init__(n_clusters, init=init, n_init=n_init, max_iter=max_iter, tol=tol,
                          verbose=verbose, random_state=random_state)
         self.copy_x = copy_x
         self.algorithm = algorithm
+        self.backend = backend
+
+    def _on_dask(self, X, fitting=False):
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend={self.backend!r} is not one of {list(BACKENDS)}")
+        return self.backend != "local" and (_is_dask_array(X) or (fitting and self.backend == "dask"))
+
+    def fit(self, X, y=None, sample_weight=None):
+        if self._on_dask(X, fitting=True):
+            from . import _dask
+
+            return _dask.fit_kmeans(self, X, sample_weight)
+        return super().fit(X, y, sample_weight)
+
+    fit.__doc__ = _BaseKMeans.fit.__doc__
+
+    def predict(self, X, sample_weight=None):
+        if self._on_dask(X):
+            from . import _dask
+
+            check_is_fitted(self)
+            return _dask.predict(_dask.as_dask(X, self.n_features_in_), self.cluster_centers_)
+        return super().predict(X, sample_weight)
+
+    predict.__doc__ = _BaseKMeans.predict.__doc__
+
+    def transform(self, X):
+        if self._on_dask(X):
+            from . import _dask
+
+            check_is_fitted(self)
+            return _dask.transform(_dask.as_dask(X, self.n_features_in_), self.cluster_centers_)
+        return super().transform(X)
+
+    transform.__doc__ = _BaseKMeans.transform.__doc__
+
+    def score(self, X, y=None, sample_weight=None):
+        if self._on_dask(X):
+            from . import _dask
+
+            check_is_fitted(self)
+            return _dask.score(_dask.as_dask(X, self.n_features_in_), self.cluster_centers_, sample_weight)
+        return super().score(X, y, sample_weight)
+
+    score.__doc__ = _BaseKMeans.score.__doc__
 
     def _check_params(self, n_samples, n_features):
         if self.algorithm not in ALGORITHMS:

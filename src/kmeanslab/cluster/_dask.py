@@ -1,0 +1,467 @@
+"""Dask backend: the in-process engine spread over the row blocks of a dask array.
+
+One Lloyd iteration is one map of :func:`_engine.lloyd_block` over the blocks (each
+wrapped in :class:`_engine.Data`) and a tree reduction of (sums, weights, SSE); the
+centres enter the graph once per iteration as a single key. The loop mirrors
+:func:`_lloyd.lloyd`: same stopping rules, same history, same empty-cluster
+relocation (farthest points, found per block and reduced). k-means|| seeding runs as
+passes over the blocks too. Only task results and graph literals are used, so a lost
+worker's blocks are recomputed from their lineage.
+
+Works with any dask scheduler; with a ``dask.distributed`` client the tasks run on
+its workers.
+"""
+
+import hashlib
+import logging
+
+import dask
+import dask.array as da
+import numpy as np
+import scipy.sparse as sp
+
+from . import _engine
+
+logger = logging.getLogger("kmeanslab")
+
+SPLIT_EVERY = 8  # fan-in of the tree reductions
+RETRIES = 3  # recomputations of a pass that failed because workers were lost
+
+
+def is_dask_array(X):
+    return isinstance(X, da.Array)
+
+
+# -- input ---------------------------------------------------------------------------------
+def as_dask(X, n_features=None, block_rows=None):
+    """X as a 2-D float32/float64 dask array with whole rows per block; validates shape."""
+    if not is_dask_array(X):
+        from ._kmeans import check_X
+
+        X = check_X(X)
+        if sp.issparse(X):
+            raise TypeError("backend='dask' takes dense X; sparse input runs in-process")
+        rows = block_rows or max(256, -(-X.shape[0] // 8))
+        X = da.from_array(X, chunks=(rows, -1))
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got a dask array of shape {X.shape}")
+    if any(np.isnan(c) for c in X.shape):
+        raise ValueError("X has unknown chunk sizes; call X.compute_chunk_sizes() first")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X must be numeric, got dtype {X.dtype}")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"X has shape {X.shape}; need at least one sample and one feature")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"X has {X.shape[1]} features, but the model was fitted with {n_features}")
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return X
+
+
+def _block(xb, wb):
+    """A block of rows as the engine's Data (unit weights when ``wb`` is None)."""
+    xb = np.ascontiguousarray(xb)
+    w = np.ones(xb.shape[0], xb.dtype) if wb is None else np.ascontiguousarray(wb, dtype=xb.dtype)
+    return _engine.Data(xb, w)
+
+
+def _client():
+    try:
+        from distributed import get_client
+
+        return get_client()
+    except (ImportError, ValueError):
+        return None
+
+
+class DaskData:
+    """A dask array of rows and its weights, cut into aligned blocks of delayed objects."""
+
+    def __init__(self, X, sample_weight=None, persist="auto"):
+        self.lazy_X, self.n, self.d, self.dtype = X, X.shape[0], X.shape[1], X.dtype
+        self.sizes = np.asarray(X.chunks[0], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
+        self.lazy_w = None
+        if sample_weight is not None:
+            from ._validation import check_sample_weight
+
+            if is_dask_array(sample_weight):
+                w = sample_weight.astype(X.dtype).rechunk((X.chunks[0],))
+            else:
+                w = da.from_array(check_sample_weight(sample_weight, self.n, X.dtype), chunks=(X.chunks[0],))
+            self.lazy_w = w
+        self.persist = _want_persist(X, persist)
+        self.refresh()
+
+    def refresh(self):
+        """(Re)build the blocks, persisting them on the workers when wanted."""
+        X, w = self.lazy_X, self.lazy_w
+        if self.persist:
+            X, w = dask.persist(X, w) if w is not None else (dask.persist(X)[0], None)
+        self.X, self.w = X, w  # the persisted collections own the futures: keep them
+        self.xb = list(X.to_delayed().ravel())
+        self.wb = list(w.to_delayed().ravel()) if w is not None else [None] * len(self.xb)
+
+    def map(self, fn, *args, per_block=None):
+        """One delayed ``fn(x_block, w_block, *per_block[b], *args)`` per block."""
+        call = dask.delayed(fn, pure=False)
+        return [call(x, w, *(per_block[b] if per_block else ()), *args)
+                for b, (x, w) in enumerate(zip(self.xb, self.wb))]
+
+
+def _want_persist(X, persist):
+    """Keep the blocks in worker memory when they fill at most a quarter of it."""
+    if persist != "auto":
+        return bool(persist)
+    persist = dask.config.get("kmeanslab.persist", "auto")
+    if persist != "auto":
+        return bool(persist)
+    client = _client()
+    if client is None:
+        return False
+    limits = [w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()]
+    return 0 < X.nbytes <= 0.25 * sum(limits)
+
+
+def compute(dd, *objs):
+    """``dask.compute`` that rebuilds the blocks and retries when workers were lost."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return dask.compute(*objs)
+        except Exception as exc:  # noqa: BLE001 - only worker-loss errors are retried
+            if attempt == RETRIES or type(exc).__name__ not in (
+                    "KilledWorker", "CommClosedError", "FutureCancelledError", "CancelledError"):
+                raise
+            logger.warning("dask pass failed (%s); recomputing lost blocks", type(exc).__name__)
+            if dd is not None:
+                dd.refresh()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def tree(parts, combine):
+    """Reduce delayed ``parts`` with ``combine(*group)`` in a tree of fan-in SPLIT_EVERY."""
+    call = dask.delayed(combine, pure=False)
+    while len(parts) > 1:
+        parts = [call(*parts[i:i + SPLIT_EVERY]) for i in range(0, len(parts), SPLIT_EVERY)]
+    return parts[0]
+
+
+# -- block tasks (run on the workers) -----------------------------------------------------
+def _digest(labels):
+    return hashlib.blake2b(np.ascontiguousarray(labels).tobytes(), digest_size=16).digest()
+
+
+def _lloyd_task(xb, wb, centers):
+    st = _engine.lloyd_block(_block(xb, wb), centers)
+    return st.sums, st.weights, st.sse, (_digest(st.labels),)
+
+
+def _add_lloyd(*parts):
+    sums, weights = parts[0][0].copy(), parts[0][1].copy()
+    for p in parts[1:]:
+        sums += p[0]
+        weights += p[1]
+    return sums, weights, sum(p[2] for p in parts), tuple(h for p in parts for h in p[3])
+
+
+def _farthest_task(xb, wb, offset, centers, m):
+    """The ``m`` rows farthest from their assigned centre: (dist, global index, label, w, row)."""
+    data = _block(xb, wb)
+    labels = _engine.assign(data, centers)[0]
+    dist = _engine.exact_sq_dist(data, centers, labels)
+    dist = np.where(data.w > 0, dist, -1)
+    top = np.argsort(-dist, kind="stable")[:m]
+    return dist[top], offset + top, labels[top], data.w[top], data.X[top]
+
+
+def _merge_farthest(*parts, m):
+    dist, idx, lab, w, rows = (np.concatenate([p[i] for p in parts]) for i in range(5))
+    top = np.lexsort((idx, -dist))[:m]  # as a stable argsort of -dist over all rows
+    return dist[top], idx[top], lab[top], w[top], rows[top]
+
+
+def _final_task(xb, wb, label_centers, centers):
+    """Labels under ``label_centers``; exact SSE under ``centers``; weight per cluster."""
+    data = _block(xb, wb)
+    labels = _engine.assign(data, label_centers)[0]
+    sse = _engine.exact_sse(data, centers, labels)
+    return labels, sse, np.bincount(labels, weights=data.w.astype(np.float64), minlength=len(centers))
+
+
+def _predict_block(xb, centers):
+    return _engine.assign(_block(xb, None), centers)[0]
+
+
+def _transform_block(xb, centers):
+    from ._kmeans import _BaseKMeans
+
+    return _BaseKMeans._distances(None, np.asarray(xb), centers)  # the in-process formula
+
+
+def _score_task(xb, wb, centers):
+    data = _block(xb, wb)
+    return _engine.exact_sse(data, centers, _engine.assign(data, centers)[0])
+
+
+def _sum(*xs):
+    return sum(xs[1:], xs[0])
+
+
+# -- Lloyd -------------------------------------------------------------------------------
+def relocate_and_update(dd, centers, sums, weights):
+    """New centres as :func:`_lloyd.relocate_and_update`, the farthest points found per block."""
+    empty = np.flatnonzero(weights <= 0)
+    if empty.size:
+        sums, weights = sums.copy(), weights.copy()
+        cdel = dask.delayed(centers)
+        parts = dd.map(_farthest_task, cdel, int(empty.size), per_block=[(o,) for o in dd.offsets])
+        merge = dask.delayed(_merge_farthest, pure=False)
+        while len(parts) > 1:
+            parts = [merge(*parts[i:i + SPLIT_EVERY], m=int(empty.size))
+                     for i in range(0, len(parts), SPLIT_EVERY)]
+        _, _, old, w, rows = compute(dd, parts[0])[0]
+        for a, b, wi, x in zip(old, empty, w, rows.astype(np.float64)):
+            sums[a] -= wi * x
+            weights[a] -= wi
+            sums[b] = wi * x
+            weights[b] = wi
+    new = np.array(centers, dtype=np.float64)
+    ok = weights > 0
+    new[ok] = sums[ok] / weights[ok, None]
+    return new.astype(dd.dtype)
+
+
+def lloyd(dd, centers, max_iter, tol, verbose=0):
+    """Lloyd's algorithm over the blocks, as :func:`_lloyd.lloyd` (labels as a dask array)."""
+    centers = np.ascontiguousarray(centers, dtype=dd.dtype)
+    digest_old = None
+    history = []
+    strict = False
+    for it in range(max_iter):
+        sums, weights, sse, digest = compute(dd, tree(dd.map(_lloyd_task, dask.delayed(centers)),
+                                                      _add_lloyd))[0]
+        history.append(sse)
+        new_centers = relocate_and_update(dd, centers, sums, weights)
+        shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
+        prev, centers = centers, new_centers
+        if verbose:
+            logger.info("Iteration %d, objective %.6g, centre shift %.3g", it + 1, sse, shift)
+        if digest_old is not None and digest == digest_old:
+            strict = True  # labels unchanged: they are the labels of the final centres
+            break
+        if shift <= tol:
+            break
+        digest_old = digest
+    labels, inertia, counts = final_pass(dd, prev if strict else centers, centers)
+    return {"labels": labels, "inertia": inertia, "centers": centers, "n_iter": it + 1,
+            "history": history, "counts": counts}
+
+
+def final_pass(dd, label_centers, centers):
+    """Labels (a dask array, persisted), exact inertia and weight per cluster."""
+    parts = dd.map(_final_task, dask.delayed(label_centers), dask.delayed(centers))
+    parts = list(dask.persist(*parts))
+    inertia, counts = compute(dd, tree([p[1] for p in parts], _sum), tree([p[2] for p in parts], _sum))
+    labels = da.concatenate([da.from_delayed(p[0], shape=(int(s),), dtype=np.int32)
+                             for p, s in zip(parts, dd.sizes)])
+    return labels, float(inertia), counts
+
+
+def predict(X, centers):
+    """Labels of the nearest centres, lazily, one task per block."""
+    return X.map_blocks(_predict_block, dask.delayed(np.ascontiguousarray(centers, dtype=X.dtype)),
+                        dtype=np.int32, drop_axis=1)
+
+
+def transform(X, centers):
+    """Euclidean distances to the centres, lazily, one task per block."""
+    c = np.ascontiguousarray(centers, dtype=X.dtype)
+    return X.map_blocks(_transform_block, dask.delayed(c), dtype=X.dtype,
+                        chunks=(X.chunks[0], (c.shape[0],)))
+
+
+def score(X, centers, sample_weight=None):
+    dd = DaskData(X, sample_weight, persist=False)
+    c = dask.delayed(np.ascontiguousarray(centers, dtype=X.dtype))
+    return -float(compute(dd, tree(dd.map(_score_task, c), _sum))[0])
+
+
+def mean_variance(dd):
+    """Mean per-feature variance (scikit-learn's tolerance scale); NaN/inf in X raise."""
+    value = float(compute(dd, dd.X.var(axis=0, dtype=np.float64).mean())[0])
+    if not np.isfinite(value):
+        raise ValueError("Input X contains NaN or infinity.")
+    return value
+
+
+# -- seeding -------------------------------------------------------------------------------
+def _block_weight(xb, wb):
+    return float(xb.shape[0]) if wb is None else float(np.sum(wb, dtype=np.float64))
+
+
+def _pick_row(xb, wb, u):
+    """The row at cumulative weight ``u`` within the block (a weighted draw's second half)."""
+    w = np.ones(xb.shape[0]) if wb is None else np.asarray(wb, dtype=np.float64)
+    i = min(int(np.searchsorted(np.cumsum(w), u, side="right")), xb.shape[0] - 1)
+    return np.array(xb[i:i + 1])
+
+
+def _par_update(xb, wb, state, cand, base):
+    """k-means||: distance to the nearest candidate so far and its index, after ``cand``."""
+    data = _block(xb, wb)
+    lab, dist, _ = _engine.assign(data, cand)
+    if state is None:
+        return dist, lab.astype(np.int64) + base
+    closest, owner = state
+    closer = dist < closest
+    return np.where(closer, dist, closest), np.where(closer, base + lab, owner)
+
+
+def _par_phi(xb, wb, state):
+    w = np.ones(xb.shape[0]) if wb is None else np.asarray(wb, dtype=np.float64)
+    return float((w * state[0]).sum())
+
+
+def _par_sample(xb, wb, state, seed, scale):
+    """Rows kept with probability min(1, l w d^2 / phi) (``scale`` = l / phi), seeded per block."""
+    w = np.ones(xb.shape[0]) if wb is None else np.asarray(wb, dtype=np.float64)
+    p = np.minimum(1.0, scale * w * state[0])
+    rs = np.random.RandomState(np.random.SeedSequence(seed).generate_state(4))
+    picked = np.flatnonzero(rs.uniform(size=xb.shape[0]) < p)
+    return np.array(xb[picked])
+
+
+def _concat(*xs):
+    return np.concatenate(xs)
+
+
+def _par_weights(xb, wb, state, n_cand):
+    w = np.ones(xb.shape[0]) if wb is None else np.asarray(wb, dtype=np.float64)
+    return np.bincount(state[1], weights=w, minlength=n_cand)
+
+
+def kmeans_parallel(dd, n_clusters, random_state, oversampling=2.0, n_rounds=5):
+    """k-means|| over the blocks, as :func:`init._kmeans_parallel`.
+
+    Each round is one pass that samples every row independently (a RandomState per
+    round and block, derived from one seed drawn from ``random_state``) and one pass
+    that updates each row's nearest candidate with ``_engine.assign``. The weighted
+    k-means++ and Lloyd on the gathered candidates run in-process.
+    """
+    from .init import _kmeans_plusplus
+    from ._lloyd import lloyd as local_lloyd
+
+    seed = int(random_state.randint(np.iinfo(np.int32).max))
+    bw = np.asarray(compute(dd, *dd.map(_block_weight)), dtype=np.float64)
+    cum = np.cumsum(bw)
+    u = random_state.uniform() * cum[-1]
+    b = min(int(np.searchsorted(cum, u, side="right")), len(bw) - 1)
+    first = compute(dd, dask.delayed(_pick_row)(dd.xb[b], dd.wb[b], u - (cum[b] - bw[b])))[0]
+    cands = [first]
+    state = dask.persist(*dd.map(_par_update, None, dask.delayed(first), 0))
+    n_cand = 1
+    ell = oversampling * n_clusters
+    for r in range(n_rounds):
+        phi = compute(dd, tree(dd.map(_par_phi, per_block=[(s,) for s in state]), _sum))[0]
+        if phi <= 0:
+            break  # every row coincides with a candidate
+        seeds = [((seed, r, blk),) for blk in range(len(state))]
+        picked = compute(dd, tree(dd.map(_par_sample, ell / phi,
+                                         per_block=[(s,) + t for s, t in zip(state, seeds)]), _concat))[0]
+        if picked.shape[0] == 0:
+            continue
+        new = dask.delayed(picked)
+        state = dask.persist(*dd.map(_par_update, new, n_cand, per_block=[(s,) for s in state]))
+        cands.append(picked)
+        n_cand += picked.shape[0]
+    cand = np.concatenate(cands)
+    cand_w = compute(dd, tree(dd.map(_par_weights, n_cand, per_block=[(s,) for s in state]), _sum))[0]
+    keep = cand_w > 0
+    if np.count_nonzero(keep) < n_clusters:
+        return random_rows(dd, n_clusters, random_state)
+    cdata = _engine.Data(np.ascontiguousarray(cand[keep]), cand_w[keep].astype(dd.dtype))
+    centers = _kmeans_plusplus(cdata, n_clusters, random_state)[0]
+    return local_lloyd(cdata, centers, max_iter=30, tol=0.0)["centers"]
+
+
+def _weights(dd):
+    return np.ones(dd.n) if dd.lazy_w is None else compute(dd, dd.lazy_w)[0].astype(np.float64)
+
+
+def random_rows(dd, n_clusters, random_state):
+    """As ``init._random_rows``: rows drawn with probability proportional to their weight."""
+    w = _weights(dd)
+    replace = np.count_nonzero(w) < n_clusters
+    idx = random_state.choice(dd.n, size=n_clusters, replace=replace, p=w / w.sum())
+    order = np.argsort(idx, kind="stable")
+    rows = np.empty((n_clusters, dd.d), dtype=dd.dtype)
+    rows[order] = compute(dd, dd.X[idx[order]])[0]
+    return rows
+
+
+def init_centers(dd, n_clusters, init, random_state):
+    """Initial centres for a validated ``init``; k-means++ is served by k-means|| here."""
+    if isinstance(init, str):
+        if init in ("k-means++", "k-means||"):
+            centers = kmeans_parallel(dd, n_clusters, random_state)
+        elif init == "random":
+            centers = random_rows(dd, n_clusters, random_state)
+        elif init == "random-uniform":
+            lo, hi = compute(dd, dd.X.min(axis=0), dd.X.max(axis=0))
+            u = random_state.uniform(size=(n_clusters, dd.d))
+            centers = lo + u * (hi - lo)
+        else:  # pragma: no cover - rejected by parameter validation
+            raise ValueError(f"init={init!r}")
+    elif callable(init):
+        from .init import check_init_array
+
+        centers = init(dd.X, n_clusters, random_state=random_state)
+        centers = check_init_array(np.asarray(centers), n_clusters, dd.d, name="the array returned by init")
+    else:
+        centers = init
+    return np.ascontiguousarray(centers, dtype=dd.dtype)
+
+
+# -- estimators ------------------------------------------------------------------------------
+def fit_kmeans(est, X, sample_weight=None):
+    """``KMeans.fit`` on a dask array (or on any X with ``backend="dask"``).
+
+    Plain Lloyd passes whatever ``algorithm`` says (all give Lloyd's labels). Fitted
+    ``labels_`` are a dask array (kept on the workers) for dask input, numpy otherwise.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.utils import check_random_state
+
+    numpy_in = not is_dask_array(X)
+    X = as_dask(X)
+    K, init, n_init = est._check_params(X.shape[0], X.shape[1])
+    dd = DaskData(X, sample_weight)
+    tol = mean_variance(dd) * est.tol if est.tol else 0.0
+    random_state = check_random_state(est.random_state)
+    best = None
+    for run in range(n_init):
+        centers0 = init_centers(dd, K, init, random_state)
+        result = lloyd(dd, centers0, est.max_iter, tol, est.verbose)
+        if est.verbose:
+            logger.info("KMeans (dask) init %d/%d: inertia %.6g after %d iterations", run + 1, n_init,
+                        result["inertia"], result["n_iter"])
+        if best is None or result["inertia"] < best["inertia"]:
+            best = result
+    n_distinct = int(np.count_nonzero(best["counts"]))
+    if n_distinct < K:
+        warnings.warn(f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters ({K}). "
+                      "Possibly due to duplicate points in X.", ConvergenceWarning, stacklevel=3)
+    est.n_features_in_ = X.shape[1]
+    if hasattr(est, "feature_names_in_"):
+        del est.feature_names_in_
+    est.cluster_centers_ = best["centers"]
+    est.labels_ = best["labels"].compute() if numpy_in else best["labels"]
+    est.inertia_ = best["inertia"]
+    est.n_iter_ = best["n_iter"]
+    est.history_ = np.asarray(best["history"], dtype=np.float64)
+    est._n_features_out = K
+    return est

@@ -1,0 +1,202 @@
+"""The Dask backend on a LocalCluster: same answers as in-process, lazily, surviving a lost worker."""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+# The in-memory test arrays travel inside the graph: expected here, noise in the output.
+pytestmark = pytest.mark.filterwarnings("ignore:Sending large graph:UserWarning")
+distributed = pytest.importorskip("distributed")
+
+from kmeanslab.cluster import KMeans, MiniBatchKMeans  # noqa: E402
+from kmeanslab.cluster import _dask  # noqa: E402
+from kmeanslab.cluster._outofcore import open_array  # noqa: E402
+
+WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+              "MKL_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, env=WORKER_ENV)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def small(mnist_small):
+    X = mnist_small[0]
+    return X, da.from_array(X, chunks=(500, -1))
+
+
+def _init(X, k, seed=0):
+    return X[np.random.RandomState(seed).choice(len(X), k, replace=False)].copy()
+
+
+def _same_fit(a, b):
+    assert a.n_iter_ == b.n_iter_
+    np.testing.assert_array_equal(np.asarray(a.labels_), np.asarray(b.labels_))
+    np.testing.assert_allclose(a.inertia_, b.inertia_, rtol=1e-5)
+    np.testing.assert_allclose(a.history_, b.history_, rtol=1e-5)
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [10, 40])  # the fused kernel and the GEMM kernel
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_same_centres_same_labels_and_inertia(client, small, k, dtype):
+    X, _ = small
+    X = X.astype(dtype)
+    init = _init(X, k)
+    ref = KMeans(k, init=init, max_iter=15).fit(X)
+    got = KMeans(k, init=init, max_iter=15).fit(da.from_array(X, chunks=(700, -1)))
+    assert isinstance(got.labels_, da.Array)
+    assert got.cluster_centers_.dtype == dtype
+    _same_fit(got, ref)
+
+
+def test_sample_weight_and_tol_stop(client, small):
+    X, Xd = small
+    w = np.random.RandomState(1).uniform(0, 3, len(X)).astype(np.float32)
+    w[:100] = 0
+    init = _init(X, 8, seed=3)
+    ref = KMeans(8, init=init, tol=1e-2).fit(X, sample_weight=w)
+    got = KMeans(8, init=init, tol=1e-2).fit(Xd, sample_weight=da.from_array(w, chunks=300))
+    _same_fit(got, ref)
+    # stopped on the (scaled) tolerance, before the labels settle
+    assert ref.n_iter_ < KMeans(8, init=init, tol=0).fit(X, sample_weight=w).n_iter_
+
+
+def test_empty_cluster_relocated_as_in_process(client, small):
+    X, Xd = small
+    init = _init(X, 6, seed=2)
+    init[[1, 4]] = 50.0  # far from every row: two clusters start empty
+    ref = KMeans(6, init=init, max_iter=50).fit(X)
+    got = KMeans(6, init=init, max_iter=50).fit(Xd)
+    _same_fit(got, ref)
+    assert len(np.unique(np.asarray(got.labels_))) == 6
+
+
+def test_strict_convergence_and_max_iter(client, small):
+    X, Xd = small
+    init = _init(X, 5, seed=4)
+    ref = KMeans(5, init=init, tol=0, max_iter=500).fit(X)
+    got = KMeans(5, init=init, tol=0, max_iter=500).fit(Xd)
+    _same_fit(got, ref)
+    assert got.n_iter_ < 500
+    short = KMeans(5, init=init, tol=0, max_iter=3).fit(Xd)
+    assert short.n_iter_ == 3 and len(short.history_) == 3
+    _same_fit(short, KMeans(5, init=init, tol=0, max_iter=3).fit(X))
+
+
+def test_kmeans_parallel_distributed_is_sane(client, small):
+    from kmeanslab.cluster import _engine
+    from kmeanslab.cluster.init import _kmeans_parallel
+
+    X, Xd = small
+    data = _engine.Data(X, np.ones(len(X), X.dtype))
+    local = [_engine.assign(data, _kmeans_parallel(data, 10, np.random.RandomState(s)))[2]
+             for s in range(3)]
+    seeds = _dask.kmeans_parallel(_dask.DaskData(Xd), 10, np.random.RandomState(0))
+    again = _dask.kmeans_parallel(_dask.DaskData(Xd), 10, np.random.RandomState(0))
+    np.testing.assert_array_equal(seeds, again)  # seeded per block: reproducible
+    assert seeds.shape == (10, 784) and len(np.unique(seeds, axis=0)) == 10
+    assert _engine.assign(data, seeds)[2] < 1.1 * max(local)
+    fit = KMeans(10, init="k-means||", random_state=0, max_iter=20).fit(Xd)
+    ref = KMeans(10, init="k-means||", random_state=0, max_iter=20).fit(X)
+    assert abs(fit.inertia_ / ref.inertia_ - 1) < 0.03
+
+
+def test_predict_transform_score_lazy(client, small):
+    X, Xd = small
+    km = KMeans(7, init=_init(X, 7), max_iter=20).fit(X)
+    labels = km.predict(Xd)
+    dist = km.transform(Xd)
+    assert isinstance(labels, da.Array) and isinstance(dist, da.Array)
+    assert labels.chunks[0] == Xd.chunks[0] and dist.chunks == (Xd.chunks[0], (7,))
+    np.testing.assert_array_equal(labels.compute(), km.predict(X))
+    np.testing.assert_allclose(dist.compute(), km.transform(X), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(km.score(Xd), km.score(X), rtol=1e-6)
+    with pytest.raises(ValueError, match="features"):
+        km.predict(Xd[:, :10])
+
+
+def test_backend_parameter(client, small):
+    X, Xd = small
+    init = _init(X, 4)
+    forced = KMeans(4, init=init, backend="dask").fit(X)
+    assert isinstance(forced.labels_, np.ndarray)
+    _same_fit(forced, KMeans(4, init=init).fit(X))
+    local = KMeans(4, init=init, backend="local").fit(Xd)
+    assert isinstance(local.labels_, np.ndarray)
+    with pytest.raises(ValueError, match="backend"):
+        KMeans(4, backend="spark").fit(Xd)
+
+
+def test_out_of_core_zarr_and_npy(client, small, tmp_path):
+    zarr = pytest.importorskip("zarr")
+    X, _ = small
+    z = zarr.open_array(str(tmp_path / "x.zarr"), mode="w", shape=X.shape, chunks=(600, X.shape[1]),
+                        dtype=X.dtype)
+    z[:] = X
+    np.save(tmp_path / "x.npy", X)
+    init = _init(X, 6)
+    ref = KMeans(6, init=init, max_iter=10).fit(X)
+    for path in (tmp_path / "x.zarr", tmp_path / "x.npy"):
+        Xd = open_array(path, block_rows=700)
+        assert Xd.chunks[0][0] == 700 and len(Xd.chunks[1]) == 1
+        _same_fit(KMeans(6, init=init, max_iter=10).fit(Xd), ref)
+    with pytest.raises(ValueError, match="zarr"):
+        open_array(tmp_path / "x.csv")
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_fit(client, small):
+    X, Xd = small
+    init = _init(X, 10, seed=5)
+    ref = KMeans(10, init=init, tol=0, max_iter=300).fit(X)
+    assert ref.n_iter_ > 6
+    pids = client.run(os.getpid)
+    victim = sorted(pids)[0]
+    killed = []
+
+    class KillAtSecondIteration(logging.Handler):
+        def emit(self, record):
+            if killed or not record.getMessage().startswith("Iteration 2,"):
+                return
+            os.kill(pids[victim], signal.SIGKILL)
+            killed.append(time.time())
+            deadline = time.time() + 30  # let the scheduler see the worker die, blocks lost
+            while victim in client.scheduler_info()["workers"] and time.time() < deadline:
+                time.sleep(0.05)
+
+    handler = KillAtSecondIteration()
+    log = logging.getLogger("kmeanslab")
+    log.addHandler(handler)
+    old_level = log.level
+    log.setLevel(logging.INFO)
+    try:
+        got = KMeans(10, init=init, tol=0, max_iter=300, verbose=1).fit(Xd)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+    assert killed, "the worker was never killed"
+    _same_fit(got, ref)
+    client.wait_for_workers(2, timeout=60)
+    assert pids[victim] not in client.run(os.getpid).values()
+
+
+def test_import_kmeanslab_does_not_import_dask():
+    code = ("import sys, numpy as np, kmeanslab\n"
+            "from kmeanslab.cluster import KMeans\n"
+            "KMeans(2, n_init=1).fit(np.random.rand(50, 3)).predict(np.random.rand(5, 3))\n"
+            "assert 'dask' not in sys.modules, 'dask imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
