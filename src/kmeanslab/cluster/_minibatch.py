@@ -42,7 +42,8 @@ def minibatch_step(batch, centers, counts, random_state, reassign=False, reassig
             picked = random_state.choice(batch.n, replace=False, size=n_reassigns)
             new[to_reassign] = batch.rows(picked)
             logger.debug("MiniBatchKMeans: reassigning %d cluster centres", n_reassigns)
-            counts[to_reassign] = np.min(counts[~to_reassign])
+            if n_reassigns < counts.size:  # (all of them only with reassignment_ratio > 1)
+                counts[to_reassign] = np.min(counts[~to_reassign])
     return stats.sse, new.astype(batch.dtype)
 
 
