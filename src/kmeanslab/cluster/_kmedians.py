@@ -145,6 +145,11 @@ class KMedians(_BaseKMeans):
         L1 objective after each assignment step; never increasing.
     """
 
+    # X * s gives L1 objective and distances * s: fits of extreme magnitudes run on X
+    # scaled by a power of two (see _BaseKMeans).
+    _objective_degree = 1
+    _distance_degree = 1
+
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
                  verbose=0, random_state=None):
         super().__init__(n_clusters, init=init, n_init=n_init, max_iter=max_iter, tol=tol,

@@ -5,12 +5,19 @@ import warnings
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 
 from . import _engine
-from ._kmeans import _BaseKMeans
-from ._validation import check_float, check_int, check_sample_weight, mean_variance
+from ._kmeans import _BaseKMeans, _is_dask_array
+from ._validation import check_float, check_int, check_sample_weight, mean_variance, scale_by
 
 logger = logging.getLogger("kmeanslab")
+
+
+def _ldexp(value, e):
+    """value * 2**e in float64 (inf beyond it, as the true value is)."""
+    with np.errstate(over="ignore"):
+        return float(np.ldexp(np.float64(value), e))
 
 
 def _subset(data, idx, w=None):
@@ -90,6 +97,10 @@ class MiniBatchKMeans(_BaseKMeans):
     """
 
     _default_n_init = 3
+    # Data of extreme magnitude is fitted as X * 2**e (see _BaseKMeans); fit and
+    # partial_fit scale it themselves.
+    _objective_degree = 2
+    _distance_degree = 1
 
     def __init__(self, n_clusters=8, *, init="k-means++", max_iter=100, batch_size=1024, verbose=0,
                  compute_labels=True, random_state=None, tol=0.0, max_no_improvement=10,
@@ -181,11 +192,17 @@ class MiniBatchKMeans(_BaseKMeans):
         sample_weight : array-like of shape (n_samples,), optional
             Batches are drawn with probability proportional to it.
         """
+        if _is_dask_array(X):
+            from ._outofcore import fit_minibatch
+
+            return fit_minibatch(self, X, sample_weight)
         X = self._validate_X(X, reset=True)
         n = X.shape[0]
         K, init, n_init = self._check_params(n, X.shape[1])
         self._check_minibatch_params(n)
-        data = self._prepare(X, sample_weight)
+        e = self._scale_exponent(X, *([init] if isinstance(init, np.ndarray) else []))
+        init = self._scaled_init(X, init, e)
+        data = self._prepare(scale_by(X, e), sample_weight)
         self._tol = data.tol
         random_state = check_random_state(self.random_state)
         b = self._batch_size
@@ -224,17 +241,18 @@ class MiniBatchKMeans(_BaseKMeans):
             if self._converged(i, n, diff, batch_inertia):
                 break
 
-        self.cluster_centers_ = centers
+        self.cluster_centers_ = scale_by(centers, -e)
         self._n_features_out = K
         self.n_steps_ = i + 1
         self.n_iter_ = int(np.ceil((i + 1) * b / n))
-        self.history_ = np.asarray(history, dtype=np.float64)
+        self.history_ = np.array([_ldexp(v, -2 * e) for v in history], dtype=np.float64)
         if self.compute_labels:
             self.labels_ = _engine.assign(data, centers)[0]
-            self.inertia_ = _engine.exact_sse(data, centers, self.labels_)
+            inertia = _engine.exact_sse(data, centers, self.labels_)
         else:
             ewa = self._ewa_inertia if self._ewa_inertia is not None else history[-1] / total_weight
-            self.inertia_ = ewa * total_weight
+            inertia = ewa * total_weight
+        self.inertia_ = _ldexp(inertia, -2 * e)
         return self
 
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -249,22 +267,29 @@ class MiniBatchKMeans(_BaseKMeans):
         has_centers = hasattr(self, "cluster_centers_")
         X = self._validate_X(X, reset=not has_centers)
         self._random_state = getattr(self, "_random_state", check_random_state(self.random_state))
-        data = _engine.Data(X, check_sample_weight(sample_weight, X.shape[0], X.dtype))
+        w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         self.n_steps_ = getattr(self, "n_steps_", 0)
-        if not has_centers:
+        if has_centers:
+            e = self._scale_exponent(X, self.cluster_centers_)
+            data = _engine.Data(scale_by(X, e), w)
+            centers = scale_by(self.cluster_centers_, e)
+        else:
             K, init, _ = self._check_params(X.shape[0], X.shape[1])
             self._check_minibatch_params(X.shape[0])
-            self.cluster_centers_ = self._init_on_subset(data, K, init, self._random_state)
+            e = self._scale_exponent(X, *([init] if isinstance(init, np.ndarray) else []))
+            data = _engine.Data(scale_by(X, e), w)
+            centers = self._init_on_subset(data, K, self._scaled_init(X, init, e),
+                                           self._random_state)
             self._counts = np.zeros(K)
             self._n_since_last_reassign = 0
             self.history_ = np.zeros(0)
-        inertia, self.cluster_centers_ = minibatch_step(
-            data, self.cluster_centers_, self._counts, self._random_state,
-            self._random_reassign(), self.reassignment_ratio)
+        inertia, centers = minibatch_step(data, centers, self._counts, self._random_state,
+                                          self._random_reassign(), self.reassignment_ratio)
+        self.cluster_centers_ = scale_by(centers, -e)
         if self.compute_labels:
-            self.labels_, _, self.inertia_ = _engine.assign(data, self.cluster_centers_)
-            self.inertia_ = _engine.exact_sse(data, self.cluster_centers_, self.labels_)
-        self.history_ = np.append(getattr(self, "history_", np.zeros(0)), inertia)
+            self.labels_ = _engine.assign(data, centers)[0]
+            self.inertia_ = _ldexp(_engine.exact_sse(data, centers, self.labels_), -2 * e)
+        self.history_ = np.append(getattr(self, "history_", np.zeros(0)), _ldexp(inertia, -2 * e))
         self.n_steps_ += 1
         self._n_features_out = self.cluster_centers_.shape[0]
         return self

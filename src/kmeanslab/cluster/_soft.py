@@ -10,7 +10,7 @@ from . import _engine
 from ._kernels import dense as _dk
 from ._kernels import family as _fk
 from ._kmeans import _BaseKMeans
-from ._validation import check_float, check_int, mean_variance
+from ._validation import check_float, check_int, mean_variance, scale_by
 
 logger = logging.getLogger("kmeanslab")
 
@@ -179,6 +179,11 @@ class SoftKMeans(_BaseKMeans):
         F at the start of each iteration (full batch: never increasing).
     """
 
+    # X * s gives objective * s**2 and distances * s, once beta / s**2 is used: fits of
+    # extreme magnitudes run on X scaled by a power of two (see _BaseKMeans, _beta).
+    _objective_degree = 2
+    _distance_degree = 1
+
     def __init__(self, n_clusters=8, *, beta=1.0, init="k-means++", n_init="auto", max_iter=300,
                  tol=1e-4, batch_size=None, verbose=0, random_state=None):
         super().__init__(n_clusters, init=init, n_init=n_init, max_iter=max_iter, tol=tol,
@@ -197,22 +202,31 @@ class SoftKMeans(_BaseKMeans):
         data.tol = mean_variance(X) * self.tol if self.tol else 0.0
         return data
 
+    def _beta(self, data):
+        """beta for the data as prepared: X * 2**e has squared distances * 4**e."""
+        beta = np.ldexp(float(self.beta), -2 * getattr(data, "scale_exp", 0))
+        # Clipped to normal floats: beyond them every row is uniform, or hard, either way.
+        return float(np.clip(beta, np.finfo(np.float64).tiny, np.finfo(np.float64).max))
+
     def _run_once(self, data, centers, random_state):
+        beta = self._beta(data)
         if self.batch_size is None:
-            return soft_kmeans(data, centers, self.beta, self.max_iter, data.tol, self.verbose)
-        return soft_kmeans_minibatch(data, centers, self.beta, self.max_iter, self.tol,
+            return soft_kmeans(data, centers, beta, self.max_iter, data.tol, self.verbose)
+        return soft_kmeans_minibatch(data, centers, beta, self.max_iter, self.tol,
                                      self.batch_size, random_state, self.verbose)
 
     def _assign(self, data, centers):
-        return soft_step(data, centers, self.beta, accumulate=False).labels
+        return soft_step(data, centers, self._beta(data), accumulate=False).labels
 
     def _objective(self, data, centers, labels):
-        return soft_step(data, centers, self.beta, accumulate=False).objective
+        return soft_step(data, centers, self._beta(data), accumulate=False).objective
 
     def predict_proba(self, X):
         """Responsibilities of each centre for each row of X, (n_samples, n_clusters); rows sum to 1."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        data = self._prepare(X, None)
-        return soft_step(data, self.cluster_centers_, self.beta, responsibilities=True,
-                         accumulate=False).resp
+        e = self._scale_exponent(X, self.cluster_centers_)
+        data = self._prepare(scale_by(X, e), None)
+        data.scale_exp = e
+        return soft_step(data, scale_by(self.cluster_centers_, e), self._beta(data),
+                         responsibilities=True, accumulate=False).resp

@@ -8,7 +8,7 @@ from sklearn.preprocessing import normalize
 
 from . import _engine
 from ._kmeans import _BaseKMeans, update_centers
-from ._validation import mean_variance
+from ._validation import mean_variance, scale_by, scale_exponent
 
 logger = logging.getLogger("kmeanslab")
 
@@ -20,7 +20,12 @@ def _row_norms(X):
 
 
 def unit_rows(X, name="X"):
-    """Rows of X scaled to unit length (dtype and sparsity kept); zero rows are an error."""
+    """Rows of X scaled to unit length (dtype and sparsity kept); zero rows are an error.
+
+    X is first scaled by a power of two into a safe range, so that the squares of huge
+    or tiny entries neither overflow nor underflow (directions do not change).
+    """
+    X = scale_by(X, scale_exponent(X.dtype, X))
     zero = np.flatnonzero(_row_norms(X) == 0)
     if zero.size:
         raise ValueError(
