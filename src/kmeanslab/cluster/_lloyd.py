@@ -62,6 +62,7 @@ class BoundsStep:
         self.lower = np.empty((n, k), dtype=data.dtype) if kind == "elkan" else np.empty((n, 1))
         self.cum = np.zeros(k)  # summed moves of each centre
         self.cum_max = 0.0  # summed largest move (Hamerly's single lower bound)
+        self.total_sq = float((data.w * data.x_sq.astype(np.float64)).sum())
         self.scanned = n
 
     def _first(self, centers, c_sq):
@@ -71,8 +72,7 @@ class BoundsStep:
         with _engine.single_threaded_blas():
             _bk.init_bounds(d.X, centers, CT, c_sq, d.x_sq, use_gemm, self.err, self.rel, self.labels,
                             self.upper, self.lower)
-        self.sums, self.weights = _engine.accumulate(d, self.labels, self.k)
-        self.sq_sums = np.bincount(self.labels, weights=d.w * d.x_sq.astype(np.float64), minlength=self.k)
+        self.sums = _engine.accumulate(d, self.labels, self.k)[0]
 
     def step(self, centers):
         d = self.data
@@ -99,24 +99,31 @@ class BoundsStep:
             if rows.size:
                 self._move(rows, old[rows], self.labels[rows])
         self.prev = c64
-        return _engine.BlockStats(self.labels, None, self._objective(c64), self.sums.copy(),
-                                  self.weights.copy())
+        # Weights are recounted rather than updated, so a cluster that empties has exactly 0.
+        weights = np.bincount(self.labels, weights=d.w.astype(np.float64), minlength=self.k)
+        return _engine.BlockStats(self.labels, None, self._objective(c64, weights), self.sums.copy(),
+                                  weights)
 
     def _move(self, rows, old, new):
         d = self.data
-        _bk.move_rows(d.X, d.w, d.x_sq, rows.astype(np.int64), old.astype(np.int64), new.astype(np.int64),
-                      self.sums, self.weights, self.sq_sums)
+        _bk.move_rows(d.X, d.w, rows.astype(np.int64), old.astype(np.int64), new.astype(np.int64),
+                      self.sums)
 
-    def _objective(self, c64):
+    def _objective(self, c64, weights):
         """Weighted SSE of the current labels under ``c64``, from per-cluster statistics."""
-        return float(self.sq_sums.sum() - 2 * np.einsum("ij,ij->", c64, self.sums)
-                     + np.dot(self.weights, np.einsum("ij,ij->i", c64, c64)))
+        return float(self.total_sq - 2 * np.einsum("ij,ij->", c64, self.sums)
+                     + np.dot(weights, np.einsum("ij,ij->i", c64, c64)))
 
     def relocated(self, rows, old, new):
-        """Rows re-seeded into empty clusters join them; their upper bound is no longer valid."""
+        """Rows re-seeded into empty clusters join them and are re-examined in the next step.
+
+        Their upper bound no longer holds, and neither does Hamerly's lower bound: it
+        bounded the centres other than the old one, which is now an "other" centre.
+        """
         self._move(rows, old, new)
         self.labels[rows] = new
         self.upper[rows] = np.inf
+        self.lower[rows] = 0
 
 
 def make_step(algorithm, data, k):

@@ -193,17 +193,13 @@ def half_center_distances(C, slack):
 
 
 @njit(cache=True)
-def move_rows(X, w, x_sq, rows, old, new, sums, weights, sq_sums):
-    """Move rows between clusters in the per-cluster statistics, in row order."""
+def move_rows(X, w, rows, old, new, sums):
+    """Move rows between clusters in the per-cluster sums, in row order."""
     for r in range(rows.shape[0]):
         i = rows[r]
         wi = w[i]
         a = old[r]
         b = new[r]
-        weights[a] -= wi
-        weights[b] += wi
-        sq_sums[a] -= wi * x_sq[i]
-        sq_sums[b] += wi * x_sq[i]
         for t in range(X.shape[1]):
             v = wi * X[i, t]
             sums[a, t] -= v
