@@ -158,6 +158,25 @@ def test_out_of_core_zarr_and_npy(client, small, tmp_path):
         open_array(tmp_path / "x.csv")
 
 
+def test_minibatch_draws_from_blocks(client, small):
+    X, Xd = small
+    params = dict(n_clusters=10, batch_size=256, random_state=0, max_iter=5)
+    ref = MiniBatchKMeans(**params).fit(X)
+    got = MiniBatchKMeans(**params).fit(Xd)
+    assert isinstance(got.labels_, da.Array) and len(got.history_) == got.n_steps_ > 0
+    assert got.inertia_ < 1.05 * ref.inertia_
+    labels = got.predict(Xd)
+    assert isinstance(labels, da.Array)
+    np.testing.assert_array_equal(labels.compute(), got.labels_.compute())
+    np.testing.assert_allclose(got.inertia_, got.score(X) * -1, rtol=1e-5)
+    assert isinstance(got.transform(Xd), da.Array)
+    w = np.ones(len(X), X.dtype)
+    w[:1500] = 0  # the first three blocks never drawn
+    weighted = MiniBatchKMeans(**params, compute_labels=False).fit(Xd, sample_weight=w)
+    far = MiniBatchKMeans(**params).fit(X[1500:]).inertia_
+    assert weighted.inertia_ < 1.2 * far and not hasattr(weighted, "labels_")
+
+
 @pytest.mark.slow
 def test_worker_killed_mid_fit(client, small):
     X, Xd = small

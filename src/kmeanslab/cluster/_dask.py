@@ -19,6 +19,7 @@ import dask
 import dask.array as da
 import numpy as np
 import scipy.sparse as sp
+from dask.sizeof import sizeof
 
 from . import _engine
 
@@ -67,6 +68,11 @@ def _block(xb, wb):
     return _engine.Data(xb, w)
 
 
+@sizeof.register(_engine.Data)
+def _sizeof_data(data):  # so that the workers' memory accounting sees the arrays
+    return int(data.X.nbytes + data.w.nbytes + data.x_sq.nbytes)
+
+
 def _client():
     try:
         from distributed import get_client
@@ -77,7 +83,11 @@ def _client():
 
 
 class DaskData:
-    """A dask array of rows and its weights, cut into aligned blocks of delayed objects."""
+    """Rows of a dask array as one :class:`_engine.Data` per block (delayed; persisted if wanted).
+
+    Persisted blocks keep X, the weights and the squared row norms on the workers for the
+    whole fit; streamed ones (out-of-core) are read and prepared again by every pass.
+    """
 
     def __init__(self, X, sample_weight=None, persist="auto"):
         self.lazy_X, self.n, self.d, self.dtype = X, X.shape[0], X.shape[1], X.dtype
@@ -96,19 +106,21 @@ class DaskData:
         self.refresh()
 
     def refresh(self):
-        """(Re)build the blocks, persisting them on the workers when wanted."""
-        X, w = self.lazy_X, self.lazy_w
+        """(Re)build the blocks from the lazy input, persisting them on the workers when wanted."""
+        xs = self.lazy_X.to_delayed().ravel()
+        ws = self.lazy_w.to_delayed().ravel() if self.lazy_w is not None else [None] * len(xs)
+        make = dask.delayed(_block, pure=True)
+        self.blocks = [make(x, w) for x, w in zip(xs, ws)]
+        self.X = self.lazy_X
         if self.persist:
-            X, w = dask.persist(X, w) if w is not None else (dask.persist(X)[0], None)
-        self.X, self.w = X, w  # the persisted collections own the futures: keep them
-        self.xb = list(X.to_delayed().ravel())
-        self.wb = list(w.to_delayed().ravel()) if w is not None else [None] * len(self.xb)
+            self.blocks = list(dask.persist(*self.blocks))
+            self.X = da.concatenate([da.from_delayed(b.X, (int(s), self.d), self.dtype)
+                                     for b, s in zip(self.blocks, self.sizes)])
 
     def map(self, fn, *args, per_block=None):
-        """One delayed ``fn(x_block, w_block, *per_block[b], *args)`` per block."""
+        """One delayed ``fn(block, *per_block[b], *args)`` per block."""
         call = dask.delayed(fn, pure=False)
-        return [call(x, w, *(per_block[b] if per_block else ()), *args)
-                for b, (x, w) in enumerate(zip(self.xb, self.wb))]
+        return [call(blk, *(per_block[b] if per_block else ()), *args) for b, blk in enumerate(self.blocks)]
 
 
 def _want_persist(X, persist):
@@ -153,8 +165,8 @@ def _digest(labels):
     return hashlib.blake2b(np.ascontiguousarray(labels).tobytes(), digest_size=16).digest()
 
 
-def _lloyd_task(xb, wb, centers):
-    st = _engine.lloyd_block(_block(xb, wb), centers)
+def _lloyd_task(data, centers):
+    st = _engine.lloyd_block(data, centers)
     return st.sums, st.weights, st.sse, (_digest(st.labels),)
 
 
@@ -166,9 +178,8 @@ def _add_lloyd(*parts):
     return sums, weights, sum(p[2] for p in parts), tuple(h for p in parts for h in p[3])
 
 
-def _farthest_task(xb, wb, offset, centers, m):
+def _farthest_task(data, offset, centers, m):
     """The ``m`` rows farthest from their assigned centre: (dist, global index, label, w, row)."""
-    data = _block(xb, wb)
     labels = _engine.assign(data, centers)[0]
     dist = _engine.exact_sq_dist(data, centers, labels)
     dist = np.where(data.w > 0, dist, -1)
@@ -182,9 +193,8 @@ def _merge_farthest(*parts, m):
     return dist[top], idx[top], lab[top], w[top], rows[top]
 
 
-def _final_task(xb, wb, label_centers, centers):
+def _final_task(data, label_centers, centers):
     """Labels under ``label_centers``; exact SSE under ``centers``; weight per cluster."""
-    data = _block(xb, wb)
     labels = _engine.assign(data, label_centers)[0]
     sse = _engine.exact_sse(data, centers, labels)
     return labels, sse, np.bincount(labels, weights=data.w.astype(np.float64), minlength=len(centers))
@@ -200,8 +210,7 @@ def _transform_block(xb, centers):
     return _BaseKMeans._distances(None, np.asarray(xb), centers)  # the in-process formula
 
 
-def _score_task(xb, wb, centers):
-    data = _block(xb, wb)
+def _score_task(data, centers):
     return _engine.exact_sse(data, centers, _engine.assign(data, centers)[0])
 
 
@@ -297,20 +306,18 @@ def mean_variance(dd):
 
 
 # -- seeding -------------------------------------------------------------------------------
-def _block_weight(xb, wb):
-    return float(xb.shape[0]) if wb is None else float(np.sum(wb, dtype=np.float64))
+def _block_weight(data):
+    return float(np.sum(data.w, dtype=np.float64))
 
 
-def _pick_row(xb, wb, u):
+def _pick_row(data, u):
     """The row at cumulative weight ``u`` within the block (a weighted draw's second half)."""
-    w = np.ones(xb.shape[0]) if wb is None else np.asarray(wb, dtype=np.float64)
-    i = min(int(np.searchsorted(np.cumsum(w), u, side="right")), xb.shape[0] - 1)
-    return np.array(xb[i:i + 1])
+    i = min(int(np.searchsorted(np.cumsum(data.w, dtype=np.float64), u, side="right")), data.n - 1)
+    return data.rows([i])
 
 
-def _par_update(xb, wb, state, cand, base):
+def _par_update(data, state, cand, base):
     """k-means||: distance to the nearest candidate so far and its index, after ``cand``."""
-    data = _block(xb, wb)
     lab, dist, _ = _engine.assign(data, cand)
     if state is None:
         return dist, lab.astype(np.int64) + base
@@ -319,27 +326,23 @@ def _par_update(xb, wb, state, cand, base):
     return np.where(closer, dist, closest), np.where(closer, base + lab, owner)
 
 
-def _par_phi(xb, wb, state):
-    w = np.ones(xb.shape[0]) if wb is None else np.asarray(wb, dtype=np.float64)
-    return float((w * state[0]).sum())
+def _par_phi(data, state):
+    return float((data.w.astype(np.float64) * state[0]).sum())
 
 
-def _par_sample(xb, wb, state, seed, scale):
+def _par_sample(data, state, seed, scale):
     """Rows kept with probability min(1, l w d^2 / phi) (``scale`` = l / phi), seeded per block."""
-    w = np.ones(xb.shape[0]) if wb is None else np.asarray(wb, dtype=np.float64)
-    p = np.minimum(1.0, scale * w * state[0])
+    p = np.minimum(1.0, scale * data.w.astype(np.float64) * state[0])
     rs = np.random.RandomState(np.random.SeedSequence(seed).generate_state(4))
-    picked = np.flatnonzero(rs.uniform(size=xb.shape[0]) < p)
-    return np.array(xb[picked])
+    return data.rows(np.flatnonzero(rs.uniform(size=data.n) < p))
 
 
 def _concat(*xs):
     return np.concatenate(xs)
 
 
-def _par_weights(xb, wb, state, n_cand):
-    w = np.ones(xb.shape[0]) if wb is None else np.asarray(wb, dtype=np.float64)
-    return np.bincount(state[1], weights=w, minlength=n_cand)
+def _par_weights(data, state, n_cand):
+    return np.bincount(state[1], weights=data.w.astype(np.float64), minlength=n_cand)
 
 
 def kmeans_parallel(dd, n_clusters, random_state, oversampling=2.0, n_rounds=5):
@@ -358,7 +361,7 @@ def kmeans_parallel(dd, n_clusters, random_state, oversampling=2.0, n_rounds=5):
     cum = np.cumsum(bw)
     u = random_state.uniform() * cum[-1]
     b = min(int(np.searchsorted(cum, u, side="right")), len(bw) - 1)
-    first = compute(dd, dask.delayed(_pick_row)(dd.xb[b], dd.wb[b], u - (cum[b] - bw[b])))[0]
+    first = compute(dd, dask.delayed(_pick_row)(dd.blocks[b], u - (cum[b] - bw[b])))[0]
     cands = [first]
     state = dask.persist(*dd.map(_par_update, None, dask.delayed(first), 0))
     n_cand = 1

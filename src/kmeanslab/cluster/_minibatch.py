@@ -255,6 +255,26 @@ class MiniBatchKMeans(_BaseKMeans):
         self.inertia_ = _ldexp(inertia, -2 * e)
         return self
 
+    def predict(self, X, sample_weight=None):
+        if _is_dask_array(X):  # a dask array in, a dask array out, lazily
+            from . import _dask
+
+            check_is_fitted(self)
+            return _dask.predict(_dask.as_dask(X, self.n_features_in_), self.cluster_centers_)
+        return super().predict(X, sample_weight)
+
+    predict.__doc__ = _BaseKMeans.predict.__doc__
+
+    def transform(self, X):
+        if _is_dask_array(X):
+            from . import _dask
+
+            check_is_fitted(self)
+            return _dask.transform(_dask.as_dask(X, self.n_features_in_), self.cluster_centers_)
+        return super().transform(X)
+
+    transform.__doc__ = _BaseKMeans.transform.__doc__
+
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the centres with one mini-batch (a chunk of data that has arrived).
 
