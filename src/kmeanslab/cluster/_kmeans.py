@@ -260,7 +260,7 @@ class KMeans(_BaseKMeans):
     random_state : int, RandomState or None
     copy_x : bool, default=True
         Accepted for scikit-learn compatibility; X is never modified.
-    algorithm : {"lloyd", "elkan", "hamerly", "auto"}, default="lloyd"
+    algorithm : {"lloyd", "elkan", "hamerly", "auto"}, default="auto"
         All give the labels of Lloyd's algorithm. "hamerly" (one lower bound per row)
         and "elkan" (one per row and centre) skip distance computations with the
         triangle inequality once points settle; "auto" picks Hamerly below 24 centres
@@ -280,7 +280,7 @@ class KMeans(_BaseKMeans):
     """
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
-                 verbose=0, random_state=None, copy_x=True, algorithm="lloyd", backend="auto"):
+                 verbose=0, random_state=None, copy_x=True, algorithm="auto", backend="auto"):
         super().__init__(n_clusters, init=init, n_init=n_init, max_iter=max_iter, tol=tol,
                          verbose=verbose, random_state=random_state)
         self.copy_x = copy_x
@@ -351,7 +351,7 @@ class KMeans(_BaseKMeans):
 
 
 def k_means(X, n_clusters, *, sample_weight=None, init="k-means++", n_init="auto", max_iter=300,
-            verbose=False, tol=1e-4, random_state=None, copy_x=True, algorithm="lloyd",
+            verbose=False, tol=1e-4, random_state=None, copy_x=True, algorithm="auto",
             return_n_iter=False):
     """Functional form of :class:`KMeans`: returns (centers, labels, inertia[, n_iter])."""
     est = KMeans(n_clusters=n_clusters, init=init, n_init=n_init, max_iter=max_iter,
