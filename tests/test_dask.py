@@ -17,6 +17,7 @@ distributed = pytest.importorskip("distributed")
 
 from kmeanslab.cluster import KMeans, MiniBatchKMeans  # noqa: E402
 from kmeanslab.cluster import _dask  # noqa: E402
+from kmeanslab.cluster._dask_init import kmeans_parallel  # noqa: E402
 from kmeanslab.cluster._outofcore import open_array  # noqa: E402
 
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
@@ -56,11 +57,24 @@ def test_same_centres_same_labels_and_inertia(client, small, k, dtype):
     X, _ = small
     X = X.astype(dtype)
     init = _init(X, k)
-    ref = KMeans(k, init=init, max_iter=15).fit(X)
-    got = KMeans(k, init=init, max_iter=15).fit(da.from_array(X, chunks=(700, -1)))
+    ref = KMeans(k, init=init, max_iter=15, algorithm="lloyd").fit(X)
+    got = KMeans(k, init=init, max_iter=15, algorithm="lloyd").fit(da.from_array(X, chunks=(700, -1)))
     assert isinstance(got.labels_, da.Array)
     assert got.cluster_centers_.dtype == dtype
     _same_fit(got, ref)
+
+
+@pytest.mark.parametrize("algorithm", ["hamerly", "elkan"])
+def test_bounds_steppers_on_workers(client, small, algorithm):
+    X, Xd = small
+    init = _init(X, 12, seed=6)
+    init[3] = 50.0  # an empty cluster: its relocation reaches the block's stepper
+    ref = KMeans(12, init=init, max_iter=25, algorithm=algorithm).fit(X)
+    got = KMeans(12, init=init, max_iter=25, algorithm=algorithm).fit(Xd)
+    _same_fit(got, ref)
+    np.testing.assert_array_equal(np.asarray(got.labels_),
+                                  KMeans(12, init=init, max_iter=25, algorithm="lloyd").fit(X).labels_)
+    assert not any(client.run(lambda: len(_dask._STEPPERS)).values())  # dropped after the fit
 
 
 def test_sample_weight_and_tol_stop(client, small):
@@ -105,8 +119,8 @@ def test_kmeans_parallel_distributed_is_sane(client, small):
     data = _engine.Data(X, np.ones(len(X), X.dtype))
     local = [_engine.assign(data, _kmeans_parallel(data, 10, np.random.RandomState(s)))[2]
              for s in range(3)]
-    seeds = _dask.kmeans_parallel(_dask.DaskData(Xd), 10, np.random.RandomState(0))
-    again = _dask.kmeans_parallel(_dask.DaskData(Xd), 10, np.random.RandomState(0))
+    seeds = kmeans_parallel(_dask.DaskData(Xd), 10, np.random.RandomState(0))
+    again = kmeans_parallel(_dask.DaskData(Xd), 10, np.random.RandomState(0))
     np.testing.assert_array_equal(seeds, again)  # seeded per block: reproducible
     assert seeds.shape == (10, 784) and len(np.unique(seeds, axis=0)) == 10
     assert _engine.assign(data, seeds)[2] < 1.1 * max(local)
@@ -181,7 +195,7 @@ def test_minibatch_draws_from_blocks(client, small):
 def test_worker_killed_mid_fit(client, small):
     X, Xd = small
     init = _init(X, 10, seed=5)
-    ref = KMeans(10, init=init, tol=0, max_iter=300).fit(X)
+    ref = KMeans(10, init=init, tol=0, max_iter=300, algorithm="hamerly").fit(X)
     assert ref.n_iter_ > 6
     pids = client.run(os.getpid)
     victim = sorted(pids)[0]
@@ -203,7 +217,8 @@ def test_worker_killed_mid_fit(client, small):
     old_level = log.level
     log.setLevel(logging.INFO)
     try:
-        got = KMeans(10, init=init, tol=0, max_iter=300, verbose=1).fit(Xd)
+        # bounds steppers cached on the workers: the lost ones must be rebuilt, not trusted
+        got = KMeans(10, init=init, tol=0, max_iter=300, verbose=1, algorithm="hamerly").fit(Xd)
     finally:
         log.removeHandler(handler)
         log.setLevel(old_level)
@@ -211,6 +226,30 @@ def test_worker_killed_mid_fit(client, small):
     _same_fit(got, ref)
     client.wait_for_workers(2, timeout=60)
     assert pids[victim] not in client.run(os.getpid).values()
+
+
+@pytest.mark.slow  # the run folder: figures and report
+def test_cli_run_on_zarr_joins_a_scheduler(client, mnist_small, tmp_path, monkeypatch):
+    zarr = pytest.importorskip("zarr")
+    import json
+
+    from kmeanslab import experiment
+    from kmeanslab.cli import main
+
+    X, y = mnist_small
+    group = zarr.open_group(str(tmp_path / "d.zarr"), mode="w")
+    group.create_array("X", shape=X.shape, chunks=(1000, X.shape[1]), dtype=X.dtype)[:] = X
+    group.create_array("y", shape=y.shape, chunks=(1000,), dtype=y.dtype)[:] = y
+    monkeypatch.setattr(experiment, "EVAL_ROWS", 2000)  # metrics on a sample of the rows fitted
+    out = tmp_path / "run"
+    code = main(["run", "--dataset", str(tmp_path / "d.zarr"), "--preprocess", "none", "--k", "5",
+                 "--max-iter", "5", "--scheduler", client.scheduler.address, "--out", str(out), "--quiet"])
+    assert code == 0
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["config"]["scheduler"] == client.scheduler.address
+    assert result["dataset"]["n_train"] == 2000 and "3000 rows out of core" in result["notes"][0]
+    assert np.load(out / "labels.npy").shape == (2000,)
+    assert main(["run", "--dataset", str(tmp_path / "d.zarr"), "--out", str(tmp_path / "x")]) == 2
 
 
 def test_import_kmeanslab_does_not_import_dask():

@@ -62,7 +62,8 @@ def add_run_flags(p, grid=False):
     span = " (a list a,b,c or an inclusive range a:b)" if grid else ""
     axis = str if grid else None
     p.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file; flags override it")
-    p.add_argument("--dataset", help="mnist | digits | iris | PATH (IDX folder, .npy, .npz, .csv); "
+    p.add_argument("--dataset", help="mnist | digits | iris | PATH (IDX folder, .npy, .npz, .csv, "
+                                     ".zarr: read lazily, fitted with Dask); "
                                      "NAME:test clusters that split alone (e.g. mnist:test)")
     p.add_argument("--k", type=axis or _positive_int, help="number of clusters (default 10)" + span)
     p.add_argument("--algorithm", help="kmeans | minibatch | soft | kmedians | spherical" + many)
@@ -89,6 +90,10 @@ def add_run_flags(p, grid=False):
                    help="never download data")
     p.add_argument("--out", help="output folder (default runs/latest" + (", runs/sweep for sweeps)" if grid else ")"))
     p.add_argument("--quiet", action="store_true", default=None, help="print only the table")
+    if not grid:
+        p.add_argument("--dask-workers", type=_positive_int, metavar="N",
+                       help="fit on a local Dask cluster of N worker processes")
+        p.add_argument("--scheduler", metavar="ADDRESS", help="fit on the Dask cluster at ADDRESS")
 
 
 def add_sweep_flags(p, choose=False):

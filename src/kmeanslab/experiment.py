@@ -42,6 +42,8 @@ class RunConfig:
     out: str = "runs/latest"
     data_home: object = None
     download: bool = True
+    dask_workers: object = None  # fit on a LocalCluster of this many worker processes
+    scheduler: object = None  # or on the Dask cluster at this address
 
     @classmethod
     def from_dict(cls, values, source="config"):
@@ -89,13 +91,21 @@ class RunConfig:
              "batch_size", "an integer >= 1")
         need(isinstance(self.out, (str, os.PathLike)) and str(self.out), "out", "a folder path")
         need(isinstance(self.download, bool), "download", "true or false")
+        need(self.dask_workers is None or (is_int(self.dask_workers) and self.dask_workers >= 1),
+             "dask_workers", "an integer >= 1")
+        need(self.scheduler is None or (isinstance(self.scheduler, str) and self.scheduler), "scheduler",
+             "a Dask scheduler address")
         from .embed import parse_embed
 
         parse_embed(self.embed)  # its error names embed
         return self
 
     def to_dict(self):
-        return {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in dataclasses.asdict(self).items()}
+        out = {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in dataclasses.asdict(self).items()}
+        for key in ("dask_workers", "scheduler"):  # where the fit ran: recorded only when used
+            if out[key] is None:
+                del out[key]
+        return out
 
 
 def load_toml(path):
@@ -168,6 +178,11 @@ def load_raw(config, progress=None):
 
     spec, part = _split_spec(config.dataset)
     notes = []
+    if str(spec).rstrip("/\\").endswith(".zarr"):
+        if config.preprocess != "none" or config.embed or config.subsample:
+            raise ValueError("a .zarr dataset is clustered as stored, out of core: use --preprocess none, "
+                             "without --embed or --subsample")
+        return _open_zarr(spec), notes
     try:
         ds = datasets.load_dataset(spec, data_home=config.data_home,
                                    download=config.download, progress=progress)
@@ -185,6 +200,23 @@ def load_raw(config, progress=None):
     elif part == "train":
         ds = dataclasses.replace(ds, name=f"{ds.name}:train", X_test=None, y_test=None)
     return ds, notes
+
+
+def _open_zarr(path):
+    """A .zarr store as a Dataset whose X is a lazy dask array (its ``y``, if any, in memory)."""
+    from .cluster._outofcore import open_array, zarr_labels
+    from .datasets import Dataset
+
+    X = open_array(path)
+    side = int(round(np.sqrt(X.shape[1])))
+    shape = (side, side) if side * side == X.shape[1] else None
+    return Dataset(Path(path).stem, X, zarr_labels(path), image_shape=shape)
+
+
+def _lazy(X):
+    from .cluster._kmeans import _is_dask_array
+
+    return _is_dask_array(X)
 
 
 def subsample(ds, config):
@@ -247,14 +279,62 @@ def fit_evaluate(config, ds, X_train, X_test):
     Returns (model, metrics per split, labels per split, fit seconds).
     """
     model = make_estimator(config)
+    X_fit = X_train
+    if (config.dask_workers or config.scheduler) and isinstance(X_train, np.ndarray):
+        import dask.array as da
+
+        X_fit = da.from_array(X_train, chunks=(max(1024, -(-X_train.shape[0] // 8)), -1))
     t0 = time.perf_counter()
-    model.fit(X_train)
+    model.fit(X_fit)
     seconds = time.perf_counter() - t0
+    if _lazy(getattr(model, "labels_", None)) and not _lazy(X_train):
+        model.labels_ = np.asarray(model.labels_)
     splits = {"train": (X_train, ds.y_train)}
     if X_test is not None:
         splits["test"] = (X_test, ds.y_test)
     results, labels, _ = evaluate_splits(model, splits)
     return model, results, labels, seconds
+
+
+EVAL_ROWS = 60_000  # rows of a lazily loaded dataset kept in memory for metrics and figures
+
+
+def _fit_evaluate_lazy(config, ds, X):
+    """Fit on the whole lazy X; evaluate and draw on a seeded in-memory sample of its rows."""
+    import copy
+
+    model = make_estimator(config)
+    t0 = time.perf_counter()
+    model.fit(X)
+    seconds = time.perf_counter() - t0
+    n = X.shape[0]
+    idx = np.sort(np.random.RandomState(config.seed).choice(n, min(n, EVAL_ROWS), replace=False))
+    view = copy.copy(model)  # the fitted model, with the sample's labels
+    view.labels_ = np.asarray(model.labels_[idx]) if hasattr(model, "labels_") else model.predict(X[idx])
+    X_s = np.asarray(X[idx])
+    y_s = ds.y_train[idx] if ds.y_train is not None else None
+    ds = dataclasses.replace(ds, X_train=X_s, y_train=y_s)
+    results, labels, _ = evaluate_splits(view, {"train": (X_s, y_s)})
+    return view, results, labels, seconds, ds, X_s
+
+
+def _dask_client(config):
+    """A Dask client for the run's fit: a new LocalCluster or the cluster at ``scheduler``."""
+    import contextlib
+
+    if not (config.dask_workers or config.scheduler):
+        return contextlib.nullcontext()
+    from distributed import Client, LocalCluster
+
+    if config.scheduler:
+        return Client(config.scheduler)
+    one = {v: "1" for v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    cluster = LocalCluster(n_workers=config.dask_workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None, env=one)
+    stack = contextlib.ExitStack()
+    stack.enter_context(cluster)
+    stack.enter_context(Client(cluster))
+    return stack
 
 
 def run(config, *, log=None, progress=None):
@@ -293,7 +373,15 @@ def run(config, *, log=None, progress=None):
 
     say(f"fitting {config.algorithm}(n_clusters={config.k}, init={config.init!r}, "
         f"n_init={config.n_init}) on {X_train.shape[0]} rows")
-    model, results, labels, timings["fit"] = fit_evaluate(config, ds, X_train, X_test)
+    with _dask_client(config):
+        if _lazy(X_train):
+            n_all = X_train.shape[0]
+            model, results, labels, timings["fit"], ds, X_train = _fit_evaluate_lazy(config, ds, X_train)
+            notes.append(f"fitted on all {n_all} rows out of core; metrics and figures on a seeded "
+                         f"sample of {X_train.shape[0]} rows (objective: all rows)")
+            say(f"note: {notes[-1]}")
+        else:
+            model, results, labels, timings["fit"] = fit_evaluate(config, ds, X_train, X_test)
     say(f"fitted in {timings['fit']:.1f} s ({model.n_iter_} iterations in the best run)")
     pipeline = make_pipeline(front, model)
 

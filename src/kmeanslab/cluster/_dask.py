@@ -14,6 +14,7 @@ its workers.
 
 import hashlib
 import logging
+import uuid
 
 import dask
 import dask.array as da
@@ -219,9 +220,41 @@ def _sum(*xs):
 
 
 # -- Lloyd -------------------------------------------------------------------------------
+_STEPPERS = {}  # on each worker: (fit key, block) -> [bounds stepper, last iteration it ran]
+
+
+def _step_task(data, b, moves, key, it, algorithm, centers):
+    """Iteration ``it`` of block ``b`` with the engine's Hamerly / Elkan stepper.
+
+    The stepper (bounds, incremental sums) stays in this worker's memory between
+    iterations. It is only a cache: where it is missing or stale (the block was
+    recomputed or ran elsewhere) a fresh one assigns every row from scratch, which
+    gives the same labels.
+    """
+    entry = _STEPPERS.get((key, b))
+    if entry is None or entry[1] != it - 1:
+        from ._lloyd import make_step
+
+        entry = _STEPPERS[(key, b)] = [make_step(algorithm, data, len(centers)), None]
+    elif moves is not None:
+        entry[0].relocated(*moves)
+    st = entry[0].step(centers)
+    entry[1] = it
+    return st.sums, st.weights, st.sse, (_digest(st.labels),)
+
+
+def _drop_steppers(key):
+    for k in [k for k in _STEPPERS if k[0] == key]:
+        del _STEPPERS[k]
+
+
 def relocate_and_update(dd, centers, sums, weights):
-    """New centres as :func:`_lloyd.relocate_and_update`, the farthest points found per block."""
+    """New centres as :func:`_lloyd.relocate_and_update`, the farthest points found per block.
+
+    Returns (centers, moves): moves[b] is None or the (rows, old, new) of block ``b``.
+    """
     empty = np.flatnonzero(weights <= 0)
+    moves = [None] * len(dd.blocks)
     if empty.size:
         sums, weights = sums.copy(), weights.copy()
         cdel = dask.delayed(centers)
@@ -230,39 +263,56 @@ def relocate_and_update(dd, centers, sums, weights):
         while len(parts) > 1:
             parts = [merge(*parts[i:i + SPLIT_EVERY], m=int(empty.size))
                      for i in range(0, len(parts), SPLIT_EVERY)]
-        _, _, old, w, rows = compute(dd, parts[0])[0]
-        for a, b, wi, x in zip(old, empty, w, rows.astype(np.float64)):
+        _, idx, old, w, rows = compute(dd, parts[0])[0]
+        for g, a, b, wi, x in zip(idx, old, empty, w, rows.astype(np.float64)):
             sums[a] -= wi * x
             weights[a] -= wi
             sums[b] = wi * x
             weights[b] = wi
+            blk = int(np.searchsorted(dd.offsets, g, side="right")) - 1
+            prev = moves[blk] or (np.empty(0, np.int64),) * 3
+            moves[blk] = tuple(np.append(p, v) for p, v in zip(prev, (g - dd.offsets[blk], a, b)))
     new = np.array(centers, dtype=np.float64)
     ok = weights > 0
     new[ok] = sums[ok] / weights[ok, None]
-    return new.astype(dd.dtype)
+    return new.astype(dd.dtype), moves
 
 
-def lloyd(dd, centers, max_iter, tol, verbose=0):
-    """Lloyd's algorithm over the blocks, as :func:`_lloyd.lloyd` (labels as a dask array)."""
+def lloyd(dd, centers, max_iter, tol, verbose=0, algorithm="lloyd"):
+    """Lloyd's algorithm over the blocks, as :func:`_lloyd.lloyd` (labels as a dask array).
+
+    ``algorithm`` other than "lloyd" runs the engine's bounds steppers on persisted
+    blocks (streamed blocks always take full Lloyd passes).
+    """
     centers = np.ascontiguousarray(centers, dtype=dd.dtype)
+    bounds = algorithm != "lloyd" and dd.persist
+    key = uuid.uuid4().hex
     digest_old = None
     history = []
     strict = False
-    for it in range(max_iter):
-        sums, weights, sse, digest = compute(dd, tree(dd.map(_lloyd_task, dask.delayed(centers)),
-                                                      _add_lloyd))[0]
-        history.append(sse)
-        new_centers = relocate_and_update(dd, centers, sums, weights)
-        shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
-        prev, centers = centers, new_centers
-        if verbose:
-            logger.info("Iteration %d, objective %.6g, centre shift %.3g", it + 1, sse, shift)
-        if digest_old is not None and digest == digest_old:
-            strict = True  # labels unchanged: they are the labels of the final centres
-            break
-        if shift <= tol:
-            break
-        digest_old = digest
+    moves = [None] * len(dd.blocks)
+    try:
+        for it in range(max_iter):
+            cdel = dask.delayed(centers)
+            parts = (dd.map(_step_task, key, it, algorithm, cdel, per_block=list(enumerate(moves)))
+                     if bounds else dd.map(_lloyd_task, cdel))
+            sums, weights, sse, digest = compute(dd, tree(parts, _add_lloyd))[0]
+            history.append(sse)
+            new_centers, moves = relocate_and_update(dd, centers, sums, weights)
+            shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
+            prev, centers = centers, new_centers
+            if verbose:
+                logger.info("Iteration %d, objective %.6g, centre shift %.3g", it + 1, sse, shift)
+            if digest_old is not None and digest == digest_old:
+                strict = True  # labels unchanged: they are the labels of the final centres
+                break
+            if shift <= tol:
+                break
+            digest_old = digest
+    finally:
+        if bounds:
+            client = _client()
+            client.run(_drop_steppers, key) if client is not None else _drop_steppers(key)
     labels, inertia, counts = final_pass(dd, prev if strict else centers, centers)
     return {"labels": labels, "inertia": inertia, "centers": centers, "n_iter": it + 1,
             "history": history, "counts": counts}
@@ -305,139 +355,19 @@ def mean_variance(dd):
     return value
 
 
-# -- seeding -------------------------------------------------------------------------------
-def _block_weight(data):
-    return float(np.sum(data.w, dtype=np.float64))
-
-
-def _pick_row(data, u):
-    """The row at cumulative weight ``u`` within the block (a weighted draw's second half)."""
-    i = min(int(np.searchsorted(np.cumsum(data.w, dtype=np.float64), u, side="right")), data.n - 1)
-    return data.rows([i])
-
-
-def _par_update(data, state, cand, base):
-    """k-means||: distance to the nearest candidate so far and its index, after ``cand``."""
-    lab, dist, _ = _engine.assign(data, cand)
-    if state is None:
-        return dist, lab.astype(np.int64) + base
-    closest, owner = state
-    closer = dist < closest
-    return np.where(closer, dist, closest), np.where(closer, base + lab, owner)
-
-
-def _par_phi(data, state):
-    return float((data.w.astype(np.float64) * state[0]).sum())
-
-
-def _par_sample(data, state, seed, scale):
-    """Rows kept with probability min(1, l w d^2 / phi) (``scale`` = l / phi), seeded per block."""
-    p = np.minimum(1.0, scale * data.w.astype(np.float64) * state[0])
-    rs = np.random.RandomState(np.random.SeedSequence(seed).generate_state(4))
-    return data.rows(np.flatnonzero(rs.uniform(size=data.n) < p))
-
-
-def _concat(*xs):
-    return np.concatenate(xs)
-
-
-def _par_weights(data, state, n_cand):
-    return np.bincount(state[1], weights=data.w.astype(np.float64), minlength=n_cand)
-
-
-def kmeans_parallel(dd, n_clusters, random_state, oversampling=2.0, n_rounds=5):
-    """k-means|| over the blocks, as :func:`init._kmeans_parallel`.
-
-    Each round is one pass that samples every row independently (a RandomState per
-    round and block, derived from one seed drawn from ``random_state``) and one pass
-    that updates each row's nearest candidate with ``_engine.assign``. The weighted
-    k-means++ and Lloyd on the gathered candidates run in-process.
-    """
-    from .init import _kmeans_plusplus
-    from ._lloyd import lloyd as local_lloyd
-
-    seed = int(random_state.randint(np.iinfo(np.int32).max))
-    bw = np.asarray(compute(dd, *dd.map(_block_weight)), dtype=np.float64)
-    cum = np.cumsum(bw)
-    u = random_state.uniform() * cum[-1]
-    b = min(int(np.searchsorted(cum, u, side="right")), len(bw) - 1)
-    first = compute(dd, dask.delayed(_pick_row)(dd.blocks[b], u - (cum[b] - bw[b])))[0]
-    cands = [first]
-    state = dask.persist(*dd.map(_par_update, None, dask.delayed(first), 0))
-    n_cand = 1
-    ell = oversampling * n_clusters
-    for r in range(n_rounds):
-        phi = compute(dd, tree(dd.map(_par_phi, per_block=[(s,) for s in state]), _sum))[0]
-        if phi <= 0:
-            break  # every row coincides with a candidate
-        seeds = [((seed, r, blk),) for blk in range(len(state))]
-        picked = compute(dd, tree(dd.map(_par_sample, ell / phi,
-                                         per_block=[(s,) + t for s, t in zip(state, seeds)]), _concat))[0]
-        if picked.shape[0] == 0:
-            continue
-        new = dask.delayed(picked)
-        state = dask.persist(*dd.map(_par_update, new, n_cand, per_block=[(s,) for s in state]))
-        cands.append(picked)
-        n_cand += picked.shape[0]
-    cand = np.concatenate(cands)
-    cand_w = compute(dd, tree(dd.map(_par_weights, n_cand, per_block=[(s,) for s in state]), _sum))[0]
-    keep = cand_w > 0
-    if np.count_nonzero(keep) < n_clusters:
-        return random_rows(dd, n_clusters, random_state)
-    cdata = _engine.Data(np.ascontiguousarray(cand[keep]), cand_w[keep].astype(dd.dtype))
-    centers = _kmeans_plusplus(cdata, n_clusters, random_state)[0]
-    return local_lloyd(cdata, centers, max_iter=30, tol=0.0)["centers"]
-
-
-def _weights(dd):
-    return np.ones(dd.n) if dd.lazy_w is None else compute(dd, dd.lazy_w)[0].astype(np.float64)
-
-
-def random_rows(dd, n_clusters, random_state):
-    """As ``init._random_rows``: rows drawn with probability proportional to their weight."""
-    w = _weights(dd)
-    replace = np.count_nonzero(w) < n_clusters
-    idx = random_state.choice(dd.n, size=n_clusters, replace=replace, p=w / w.sum())
-    order = np.argsort(idx, kind="stable")
-    rows = np.empty((n_clusters, dd.d), dtype=dd.dtype)
-    rows[order] = compute(dd, dd.X[idx[order]])[0]
-    return rows
-
-
-def init_centers(dd, n_clusters, init, random_state):
-    """Initial centres for a validated ``init``; k-means++ is served by k-means|| here."""
-    if isinstance(init, str):
-        if init in ("k-means++", "k-means||"):
-            centers = kmeans_parallel(dd, n_clusters, random_state)
-        elif init == "random":
-            centers = random_rows(dd, n_clusters, random_state)
-        elif init == "random-uniform":
-            lo, hi = compute(dd, dd.X.min(axis=0), dd.X.max(axis=0))
-            u = random_state.uniform(size=(n_clusters, dd.d))
-            centers = lo + u * (hi - lo)
-        else:  # pragma: no cover - rejected by parameter validation
-            raise ValueError(f"init={init!r}")
-    elif callable(init):
-        from .init import check_init_array
-
-        centers = init(dd.X, n_clusters, random_state=random_state)
-        centers = check_init_array(np.asarray(centers), n_clusters, dd.d, name="the array returned by init")
-    else:
-        centers = init
-    return np.ascontiguousarray(centers, dtype=dd.dtype)
-
-
 # -- estimators ------------------------------------------------------------------------------
 def fit_kmeans(est, X, sample_weight=None):
     """``KMeans.fit`` on a dask array (or on any X with ``backend="dask"``).
 
-    Plain Lloyd passes whatever ``algorithm`` says (all give Lloyd's labels). Fitted
-    ``labels_`` are a dask array (kept on the workers) for dask input, numpy otherwise.
+    ``algorithm`` as in-process (all give Lloyd's labels; bounds need persisted blocks).
+    Fitted ``labels_`` are a dask array (kept on the workers) for dask input, numpy otherwise.
     """
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.utils import check_random_state
+
+    from ._dask_init import init_centers
 
     numpy_in = not is_dask_array(X)
     X = as_dask(X)
@@ -448,7 +378,7 @@ def fit_kmeans(est, X, sample_weight=None):
     best = None
     for run in range(n_init):
         centers0 = init_centers(dd, K, init, random_state)
-        result = lloyd(dd, centers0, est.max_iter, tol, est.verbose)
+        result = lloyd(dd, centers0, est.max_iter, tol, est.verbose, est.algorithm)
         if est.verbose:
             logger.info("KMeans (dask) init %d/%d: inertia %.6g after %d iterations", run + 1, n_init,
                         result["inertia"], result["n_iter"])
