@@ -12,6 +12,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from kmeanslab.cluster import (ESTIMATORS, KMeans, KMedians, MiniBatchKMeans, SoftKMeans,
                                SphericalKMeans, make_estimator)
+from kmeanslab.cluster._kernels.family import abs_max, draw_rows
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +92,31 @@ def test_inertia_close_to_kmeans_on_blobs(blobs):
     for seed in range(3):
         mb = MiniBatchKMeans(6, batch_size=128, random_state=seed).fit(blobs)
         assert mb.inertia_ <= 1.03 * full
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 70001])
+@pytest.mark.parametrize("kind", ["unit", "random", "zeros", "spiky"])
+def test_draw_rows_is_numpys_searchsorted(n, kind):
+    """The batch draw is RandomState.choice(n, b, p=w/sum(w))'s, index for index."""
+    rng = np.random.RandomState(n)
+    w = {"unit": np.ones(n), "random": rng.rand(n), "spiky": np.r_[1e6, np.ones(n - 1)],
+         "zeros": np.where(rng.rand(n) < 0.5, 0.0, 1.0) + np.eye(1, n).ravel()}[kind]
+    cdf = (w / w.sum()).cumsum()
+    cdf /= cdf[-1]
+    u = np.r_[0.0, np.nextafter(1.0, 0), cdf[0], cdf[n // 2], rng.random_sample(3000)]
+    out = np.empty(len(u), dtype=np.intp)
+    draw_rows(cdf, u, out)
+    np.testing.assert_array_equal(out, cdf.searchsorted(u, side="right"))
+    p = w / w.sum()
+    np.testing.assert_array_equal(
+        np.random.RandomState(0).choice(n, 500, p=p),
+        cdf.searchsorted(np.random.RandomState(0).random_sample(500), side="right"))
+
+
+@pytest.mark.parametrize("n", [0, 1, 65536, 65537, 200000])
+def test_abs_max(n):
+    v = np.random.RandomState(n).standard_cauchy(n).astype(np.float32)
+    assert abs_max(v) == (np.abs(v).max() if n else 0.0)
 
 
 # -- 2. outputs ---------------------------------------------------------------------------

@@ -8,8 +8,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _engine
+from ._kernels import family as _fk
 from ._kmeans import _BaseKMeans, _is_dask_array
-from ._validation import check_float, check_int, check_sample_weight, mean_variance, scale_by
+from ._validation import (check_float, check_int, check_sample_weight, mean_variance, scale_by,
+                          scale_exponent)
 
 logger = logging.getLogger("kmeanslab")
 
@@ -200,7 +202,9 @@ class MiniBatchKMeans(_BaseKMeans):
         n = X.shape[0]
         K, init, n_init = self._check_params(n, X.shape[1])
         self._check_minibatch_params(n)
-        e = self._scale_exponent(X, *([init] if isinstance(init, np.ndarray) else []))
+        # As _BaseKMeans._scale_exponent, with max|X| in one parallel pass instead of two.
+        m = _fk.abs_max(X.data if hasattr(X, "indptr") else X.reshape(-1))
+        e = scale_exponent(X.dtype, np.array([m]), *([init] if isinstance(init, np.ndarray) else []))
         init = self._scaled_init(X, init, e)
         data = self._prepare(scale_by(X, e), sample_weight)
         self._tol = data.tol
@@ -227,12 +231,13 @@ class MiniBatchKMeans(_BaseKMeans):
         cdf = (data.w / np.sum(data.w)).astype(np.float64).cumsum()
         cdf /= cdf[-1]
         unit = np.ones(b, dtype=X.dtype)
+        idx = np.empty(b, dtype=np.intp)
         n_steps = (self.max_iter * n) // b
         history = []
         i = -1
         for i in range(n_steps):
-            idx = cdf.searchsorted(random_state.random_sample(b), side="right")
-            batch = _subset(data, idx, unit)
+            _fk.draw_rows(cdf, random_state.random_sample(b), idx)  # = cdf.searchsorted(.., "right")
+            batch = _engine.Data(data.X[idx] if data.sparse else np.take(data.X, idx, axis=0), unit)
             batch_inertia, new = minibatch_step(batch, centers, self._counts, random_state,
                                                 self._random_reassign(), self.reassignment_ratio)
             diff = float(((new - centers) ** 2).sum()) if self._tol > 0 else 0.0
