@@ -138,11 +138,11 @@ def _want_persist(X, persist):
     return 0 < X.nbytes <= 0.25 * sum(limits)
 
 
-def compute(dd, *objs):
-    """``dask.compute`` that rebuilds the blocks and retries when workers were lost."""
+def _retrying(dd, run):
+    """``run()``, again after rebuilding the blocks when it failed because workers were lost."""
     for attempt in range(RETRIES + 1):
         try:
-            return dask.compute(*objs)
+            return run()
         except Exception as exc:  # noqa: BLE001 - only worker-loss errors are retried
             if attempt == RETRIES or type(exc).__name__ not in (
                     "KilledWorker", "CommClosedError", "FutureCancelledError", "CancelledError"):
@@ -151,6 +151,34 @@ def compute(dd, *objs):
             if dd is not None:
                 dd.refresh()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def compute(dd, *objs):
+    """``dask.compute`` of ``objs``, retried when workers were lost (lost blocks are recomputed)."""
+    return _retrying(dd, lambda: dask.compute(*objs))
+
+
+def stats_pass(dd, fn, centers, *args, per_block=None):
+    """``fn(block, *per_block[b], *args, centers)`` on every block, reduced by :func:`_add_lloyd`.
+
+    On a distributed client with persisted blocks the centres are scattered to every
+    worker once and the tasks submitted as futures (the lowest-latency path: this runs
+    once per iteration); otherwise one delayed graph with a tree reduction.
+    """
+    client = _client() if dd.persist else None
+
+    def run():
+        if client is None:
+            parts = dd.map(fn, *args, dask.delayed(centers), per_block=per_block)
+            return dask.compute(tree(parts, _add_lloyd))[0]
+        from distributed import futures_of
+
+        c = client.scatter(centers, broadcast=True, hash=False)
+        futures = [client.submit(fn, futures_of(blk)[0], *(per_block[b] if per_block else ()), *args, c,
+                                 pure=False) for b, blk in enumerate(dd.blocks)]
+        return _add_lloyd(*client.gather(futures))
+
+    return _retrying(dd, run)
 
 
 def tree(parts, combine):
@@ -194,9 +222,24 @@ def _merge_farthest(*parts, m):
     return dist[top], idx[top], lab[top], w[top], rows[top]
 
 
-def _final_task(data, label_centers, centers):
-    """Labels under ``label_centers``; exact SSE under ``centers``; weight per cluster."""
-    labels = _engine.assign(data, label_centers)[0]
+def _final_task(data, cached, label_centers, centers):
+    """Labels under ``label_centers``; exact SSE under ``centers``; weight per cluster.
+
+    ``cached`` = (block, moves, key, iteration, strict) or None: take the labels from the
+    block's bounds stepper when this worker still holds it (one cheap step at the final
+    centres; none after strict convergence), else assign from scratch (the same labels).
+    """
+    entry = _STEPPERS.get((cached[2], cached[0])) if cached else None
+    if entry is not None and entry[1] == cached[3]:
+        if cached[4]:  # strict convergence: the last step's labels
+            labels = entry[0].labels.copy()
+        else:
+            if cached[1] is not None:
+                entry[0].relocated(*cached[1])
+            labels = entry[0].step(centers).labels.copy()
+        entry[1] = None  # used up: a rerun of this task assigns from scratch
+    else:
+        labels = _engine.assign(data, label_centers)[0]
     sse = _engine.exact_sse(data, centers, labels)
     return labels, sse, np.bincount(labels, weights=data.w.astype(np.float64), minlength=len(centers))
 
@@ -293,10 +336,9 @@ def lloyd(dd, centers, max_iter, tol, verbose=0, algorithm="lloyd"):
     moves = [None] * len(dd.blocks)
     try:
         for it in range(max_iter):
-            cdel = dask.delayed(centers)
-            parts = (dd.map(_step_task, key, it, algorithm, cdel, per_block=list(enumerate(moves)))
-                     if bounds else dd.map(_lloyd_task, cdel))
-            sums, weights, sse, digest = compute(dd, tree(parts, _add_lloyd))[0]
+            sums, weights, sse, digest = (
+                stats_pass(dd, _step_task, centers, key, it, algorithm, per_block=list(enumerate(moves)))
+                if bounds else stats_pass(dd, _lloyd_task, centers))
             history.append(sse)
             new_centers, moves = relocate_and_update(dd, centers, sums, weights)
             shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
@@ -309,18 +351,21 @@ def lloyd(dd, centers, max_iter, tol, verbose=0, algorithm="lloyd"):
             if shift <= tol:
                 break
             digest_old = digest
+        cached = [(b, m, key, it, strict) for b, m in enumerate(moves)] if bounds else None
+        labels, inertia, counts = final_pass(dd, prev if strict else centers, centers, cached)
     finally:
         if bounds:
             client = _client()
             client.run(_drop_steppers, key) if client is not None else _drop_steppers(key)
-    labels, inertia, counts = final_pass(dd, prev if strict else centers, centers)
     return {"labels": labels, "inertia": inertia, "centers": centers, "n_iter": it + 1,
             "history": history, "counts": counts}
 
 
-def final_pass(dd, label_centers, centers):
+def final_pass(dd, label_centers, centers, cached=None):
     """Labels (a dask array, persisted), exact inertia and weight per cluster."""
-    parts = dd.map(_final_task, dask.delayed(label_centers), dask.delayed(centers))
+    lc = dask.delayed(label_centers)
+    args = (lc, lc) if label_centers is centers else (lc, dask.delayed(centers))
+    parts = dd.map(_final_task, *args, per_block=[(c,) for c in cached or [None] * len(dd.blocks)])
     parts = list(dask.persist(*parts))
     inertia, counts = compute(dd, tree([p[1] for p in parts], _sum), tree([p[2] for p in parts], _sum))
     labels = da.concatenate([da.from_delayed(p[0], shape=(int(s),), dtype=np.int32)
