@@ -4,6 +4,7 @@ import logging
 
 import numpy as np
 
+from . import _engine
 from ._kernels import dense as _dk
 from ._kernels import family as _fk
 from ._kmeans import _BaseKMeans
@@ -12,35 +13,23 @@ from ._validation import mean_variance
 logger = logging.getLogger("kmeanslab")
 
 
-def _centers_l1(centers, dtype):
-    centers = np.ascontiguousarray(centers, dtype=dtype)
-    return centers, np.abs(centers.astype(np.float64)).sum(axis=1)
-
-
-def l1_assign(data, centers):
-    """Nearest centre in L1 of each row: labels, L1 distances, weighted sum of them."""
-    centers, c_abs = _centers_l1(centers, data.dtype)
+def l1_assign(data, centers, distances=False):
+    """Nearest centre in L1 of each row: labels, L1 distances, their weighted sum; and,
+    with ``distances``, the (n_samples, n_clusters) distances of X's dtype."""
+    centers = np.ascontiguousarray(centers, dtype=data.dtype)
+    c_abs = np.abs(centers.astype(np.float64)).sum(axis=1)
     labels = np.empty(data.n, dtype=np.int32)
     mind = np.empty(data.n, dtype=data.dtype)
     sse_part = np.zeros(_dk.n_slots(data.n, 1, 1))
+    dist = np.empty((data.n if distances else 0, centers.shape[0]), dtype=data.dtype)
     if data.sparse:
         X = data.X
         _fk.l1_assign_csr(X.data, X.indices, X.indptr, data.w, centers, c_abs, labels, mind,
-                          sse_part)
+                          sse_part, dist)
     else:
-        _fk.l1_assign(data.X, data.w, centers, labels, mind, sse_part)
-    return labels, mind, float(sse_part.sum())
-
-
-def l1_distances(X, centers):
-    """(n_samples, n_clusters) L1 distances, of X's dtype; X dense or CSR."""
-    centers, c_abs = _centers_l1(centers, X.dtype)
-    out = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
-    if hasattr(X, "indptr"):
-        _fk.l1_distances_csr(X.data, X.indices, X.indptr, centers, c_abs, out)
-    else:
-        _fk.l1_distances(X, centers, out)
-    return out
+        _fk.l1_assign(data.X, data.w, centers, labels, mind, sse_part, dist)
+    out = labels, mind, float(sse_part.sum())
+    return out + (dist,) if distances else out
 
 
 def reseed_empty(labels, mind, w, n_clusters):
@@ -167,9 +156,9 @@ class KMedians(_BaseKMeans):
         return l1_assign(data, centers)[0]
 
     def _objective(self, data, centers, labels):
-        dist = l1_distances(data.X, centers)[np.arange(data.n), labels]
+        dist = l1_assign(data, centers, distances=True)[3][np.arange(data.n), labels]
         return float((dist.astype(np.float64) * data.w).sum())
 
     def _distances(self, X, centers):
         """L1 distances of each row of X to each centre, (n_samples, n_clusters)."""
-        return l1_distances(X, centers)
+        return l1_assign(_engine.Data(X, np.ones(X.shape[0], X.dtype)), centers, distances=True)[3]

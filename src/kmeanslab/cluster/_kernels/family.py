@@ -74,8 +74,9 @@ def _l1_csr(data, indices, indptr, i, c, c_abs):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def l1_assign(X, w, C, labels, mind, sse_part):
-    """Nearest centre in L1 for each row: labels, distance, weighted sum per slot."""
+def l1_assign(X, w, C, labels, mind, sse_part, dist):
+    """Nearest centre in L1 of each row: label, distance, weighted sum per slot; and,
+    unless ``dist`` has no rows, every distance (n, K)."""
     n = X.shape[0]
     n_sub = (n + SUB - 1) // SUB
     n_slot = sse_part.shape[0]
@@ -83,13 +84,13 @@ def l1_assign(X, w, C, labels, mind, sse_part):
         acc = 0.0
         for b in range(s, n_sub, n_slot):
             for i in range(b * SUB, min(b * SUB + SUB, n)):
-                best = _l1_dense(X, i, C[0])
-                best_j = 0
-                for j in range(1, C.shape[0]):
+                best, best_j = np.inf, 0
+                for j in range(C.shape[0]):
                     v = _l1_dense(X, i, C[j])
+                    if dist.shape[0] > 0:
+                        dist[i, j] = v
                     if v < best:
-                        best = v
-                        best_j = j
+                        best, best_j = v, j
                 labels[i] = best_j
                 mind[i] = best
                 acc += w[i] * best
@@ -97,7 +98,7 @@ def l1_assign(X, w, C, labels, mind, sse_part):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def l1_assign_csr(data, indices, indptr, w, C, c_abs, labels, mind, sse_part):
+def l1_assign_csr(data, indices, indptr, w, C, c_abs, labels, mind, sse_part, dist):
     """Sparse twin of :func:`l1_assign`; ``c_abs`` holds the L1 norm of each centre."""
     n = indptr.shape[0] - 1
     n_sub = (n + SUB - 1) // SUB
@@ -106,32 +107,17 @@ def l1_assign_csr(data, indices, indptr, w, C, c_abs, labels, mind, sse_part):
         acc = 0.0
         for b in range(s, n_sub, n_slot):
             for i in range(b * SUB, min(b * SUB + SUB, n)):
-                best = _l1_csr(data, indices, indptr, i, C[0], c_abs[0])
-                best_j = 0
-                for j in range(1, C.shape[0]):
+                best, best_j = np.inf, 0
+                for j in range(C.shape[0]):
                     v = _l1_csr(data, indices, indptr, i, C[j], c_abs[j])
+                    if dist.shape[0] > 0:
+                        dist[i, j] = v
                     if v < best:
-                        best = v
-                        best_j = j
+                        best, best_j = v, j
                 labels[i] = best_j
                 mind[i] = best
                 acc += w[i] * best
         sse_part[s] = acc
-
-
-@njit(parallel=True, fastmath=True, cache=True)
-def l1_distances(X, C, out):
-    """out[i, j] = ||x_i - c_j||_1."""
-    for i in prange(X.shape[0]):
-        for j in range(C.shape[0]):
-            out[i, j] = _l1_dense(X, i, C[j])
-
-
-@njit(parallel=True, fastmath=True, cache=True)
-def l1_distances_csr(data, indices, indptr, C, c_abs, out):
-    for i in prange(indptr.shape[0] - 1):
-        for j in range(C.shape[0]):
-            out[i, j] = _l1_csr(data, indices, indptr, i, C[j], c_abs[j])
 
 
 # -- weighted medians ----------------------------------------------------------------------
@@ -314,19 +300,19 @@ def medians_csc(data, indices, indptr, w, starts, out):
 
 # -- soft responsibilities -----------------------------------------------------------------
 @njit(inline="always", fastmath=True)
-def _responsibilities(dd, beta, cap, r):
-    """r = softmax(-beta dd) in place; returns (F, argmin dd) for one row.
+def _soft_row(i, dd, w, beta, cap, r, labels, resp):
+    """Row i from its squared distances ``dd``: label = argmin dd, ``resp[i]`` =
+    softmax(-beta dd) (if asked) and r = w_i resp[i]; returns w_i F_i.
 
-    F = -(1/beta) log((1/K) sum_k exp(-beta dd_k)) is computed around the nearest
+    F_i = -(1/beta) log((1/K) sum_k exp(-beta dd_k)) is computed around the nearest
     centre with expm1 / log1p, so no beta and no scale of dd underflows to log(0).
     """
     K = dd.shape[0]
-    dmin = dd[0]
-    jmin = 0
+    dmin, jmin = dd[0], 0
     for j in range(1, K):
         if dd[j] < dmin:
-            dmin = dd[j]
-            jmin = j
+            dmin, jmin = dd[j], j
+    labels[i] = jmin
     tot_m1 = 0.0
     tot = 0.0
     for j in range(K):
@@ -340,7 +326,11 @@ def _responsibilities(dd, beta, cap, r):
         tot += r[j]
     for j in range(K):
         r[j] /= tot
-    return dmin - np.log1p(tot_m1 / K) / beta, jmin
+    if resp.shape[0] > 0:
+        resp[i] = r
+    for j in range(K):
+        r[j] *= w[i]
+    return w[i] * (dmin - np.log1p(tot_m1 / K) / beta)
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -358,10 +348,8 @@ def soft_dense(X, w, CT, c_sq, x_sq, beta, cap, labels, resp, obj_part, sums_par
     n_slot = obj_part.shape[0]
     for s in prange(n_slot):
         acc = 0.0
-        sums = sums_part[s]
-        mass = mass_part[s]
-        dd = np.empty(K)
-        r = np.empty(K)
+        sums, mass = sums_part[s], mass_part[s]
+        dd, wr = np.empty(K), np.empty(K)
         for b in range(s, n_sub, n_slot):
             start = b * SUB
             end = min(start + SUB, n)
@@ -369,17 +357,12 @@ def soft_dense(X, w, CT, c_sq, x_sq, beta, cap, labels, resp, obj_part, sums_par
             for i in range(start, end):
                 for j in range(K):
                     dd[j] = max(x_sq[i] + c_sq[j] - 2.0 * G[i - start, j], 0.0)
-                F, labels[i] = _responsibilities(dd, beta, cap, r)
-                acc += w[i] * F
-                if resp.shape[0] > 0:
-                    resp[i] = r
+                acc += _soft_row(i, dd, w, beta, cap, wr, labels, resp)
                 for j in range(sums.shape[0]):
-                    wr = w[i] * r[j]
-                    if wr > 0:  # hard-ish rows touch one centre only
-                        mass[j] += wr
-                        row = sums[j]
+                    if wr[j] > 0:  # hard-ish rows touch one centre only
+                        mass[j] += wr[j]
                         for t in range(d):
-                            row[t] += wr * X[i, t]
+                            sums[j, t] += wr[j] * X[i, t]
         obj_part[s] = acc
 
 
@@ -393,25 +376,18 @@ def soft_csr(data, indices, indptr, w, CT, c_sq, x_sq, beta, cap, labels, resp, 
     n_slot = obj_part.shape[0]
     for s in prange(n_slot):
         acc = 0.0
-        sums = sums_part[s]
-        mass = mass_part[s]
-        dd = np.empty(K)
-        r = np.empty(K)
+        sums, mass = sums_part[s], mass_part[s]
+        dd, wr = np.empty(K), np.empty(K)
         g = np.empty(K, dtype=CT.dtype)
         for b in range(s, n_sub, n_slot):
             for i in range(b * SUB, min(b * SUB + SUB, n)):
                 _products(data, indices, indptr, i, CT, g)
                 for j in range(K):
                     dd[j] = max(x_sq[i] + c_sq[j] - 2.0 * g[j], 0.0)
-                F, labels[i] = _responsibilities(dd, beta, cap, r)
-                acc += w[i] * F
-                if resp.shape[0] > 0:
-                    resp[i] = r
+                acc += _soft_row(i, dd, w, beta, cap, wr, labels, resp)
                 for j in range(sums.shape[0]):
-                    wr = w[i] * r[j]
-                    if wr > 0:
-                        mass[j] += wr
-                        row = sums[j]
+                    if wr[j] > 0:
+                        mass[j] += wr[j]
                         for p in range(indptr[i], indptr[i + 1]):
-                            row[indices[p]] += wr * data[p]
+                            sums[j, indices[p]] += wr[j] * data[p]
         obj_part[s] = acc
