@@ -193,7 +193,8 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
         x_sq = np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X) \
             else np.einsum("ij,ij->i", X, X)
         c_sq = np.einsum("ij,ij->i", centers, centers)
-        d2 = (X @ centers.T) * -2
+        with _engine.single_threaded_blas():  # a threaded GEMM rounds by thread count
+            d2 = (X @ centers.T) * -2
         d2 += x_sq[:, None]
         d2 += c_sq[None, :]
         np.maximum(d2, 0, out=d2)
