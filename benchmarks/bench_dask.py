@@ -174,7 +174,8 @@ def write_table(path, mnist_rows, big, args, elapsed):
             "",
             f"`{Path(args.big).name}` from `scripts/make_big_mnist.py` (MNIST x 10, shifts <= 2 px, "
             "noise 0.05), streamed from the store every pass (not persisted); k-means|| seeding "
-            "(distributed) + Lloyd with the default tol, on a fresh LocalCluster (2 workers x 1 "
+            f"(distributed) + Lloyd (full passes) with the default tol and max_iter={args.big_max_iter}, "
+            "on a fresh LocalCluster (2 workers x 1 "
             "thread). Worker RSS per worker: resident memory before the fit, and its peak during "
             "the fit (sampled every 20 ms; the process's VmHWM high-water mark in brackets).",
             "",

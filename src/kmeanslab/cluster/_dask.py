@@ -1,15 +1,16 @@
 """Dask backend: the in-process engine spread over the row blocks of a dask array.
 
-One Lloyd iteration is one map of :func:`_engine.lloyd_block` over the blocks (each
-wrapped in :class:`_engine.Data`) and a tree reduction of (sums, weights, SSE); the
-centres enter the graph once per iteration as a single key. The loop mirrors
-:func:`_lloyd.lloyd`: same stopping rules, same history, same empty-cluster
-relocation (farthest points, found per block and reduced). k-means|| seeding runs as
-passes over the blocks too. Only task results and graph literals are used, so a lost
-worker's blocks are recomputed from their lineage.
+One Lloyd iteration is one map of :func:`_engine.lloyd_block` over the blocks (each an
+:class:`_engine.Data`) and a reduction of (sums, weights, SSE, label digests); the
+centres reach each worker once per iteration (scattered, or one graph key). With
+``algorithm`` "hamerly" / "elkan" / "auto" and blocks kept on the workers, each block
+runs the engine's bounds stepper instead, cached on its worker between iterations.
+The loop mirrors :func:`_lloyd.lloyd`: same stopping rules, same history, same
+empty-cluster relocation (farthest points, found per block and reduced). Blocks are
+task results with a lineage, so a lost worker's blocks are recomputed.
 
 Works with any dask scheduler; with a ``dask.distributed`` client the tasks run on
-its workers.
+its workers. Seeding lives in :mod:`_dask_init`.
 """
 
 import hashlib
