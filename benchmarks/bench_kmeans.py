@@ -166,6 +166,9 @@ def main(argv=None):
             per_iter = (t_fit - (t_seed if np.isfinite(t_seed) else 0)) / n_iter * 1e3
             table.append(f"| {k} | {name} | {t_seed:.3f} | {n_iter:.0f} | {per_iter:.1f} | {t_fit:.3f} | "
                          f"{inertia:.6g} | {sk[1] / t_fit:.2f}x | {inertia / sk[3]:.4f} |")
+        # Rows as soon as each K is done: a run cut short still leaves its table.
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text("\n".join(lines + table) + "\n")
     lines += table + ["", "| floor / overhead | value |", "|---|---|"]
     lines += [f"| {name} | {value:.1f} |" for name, value in floor_rows]
     if not args.quick:

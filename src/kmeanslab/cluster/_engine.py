@@ -33,6 +33,11 @@ def single_threaded_blas():
     return _blas.limit(limits=1, user_api="blas")
 
 
+def center_sq_norms(centers):
+    """||c||^2 of a few rows; numpy, since waking a thread pool costs more than the work."""
+    return np.einsum("ij,ij->i", centers, centers)
+
+
 class Data:
     """X prepared once per fit: CSR or C-contiguous dense, squared row norms, weights."""
 
@@ -68,7 +73,7 @@ def _run(data, centers, accumulate):
     mind = np.empty(n, dtype=data.dtype)
     sse_part = np.zeros(slots)
     sums_part = np.zeros((slots, k, d) if accumulate else (slots, 0, 0))
-    c_sq = _dk.row_sq_norms(centers)
+    c_sq = center_sq_norms(centers)
     if data.sparse:
         X = data.X
         CT = np.ascontiguousarray(centers.T)
@@ -121,7 +126,7 @@ def exact_sq_dist(data, centers, labels):
     out = np.empty(data.n, dtype=np.float64 if data.sparse else data.dtype)
     if data.sparse:
         X = data.X
-        c_sq = _dk.row_sq_norms(centers).astype(np.float64)
+        c_sq = center_sq_norms(centers).astype(np.float64)
         _sk.exact_sq_dist(X.data, X.indices, X.indptr, centers, c_sq, labels, out)
     else:
         _dk.exact_sq_dist(data.X, centers, labels, out)

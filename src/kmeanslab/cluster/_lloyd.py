@@ -77,7 +77,7 @@ class BoundsStep:
     def step(self, centers):
         d = self.data
         centers = np.ascontiguousarray(centers, dtype=d.dtype)
-        c_sq = np.einsum("ij,ij->i", centers, centers)
+        c_sq = _engine.center_sq_norms(centers)
         c64 = centers.astype(np.float64)
         if self.prev is None:
             self._first(centers, c_sq)

@@ -4,6 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
+from . import _engine
 from ._engine import Data
 from ._kernels import dense as _dk
 from ._kernels import sparse as _sk
@@ -14,7 +15,7 @@ INIT_NAMES = ("k-means++", "k-means||", "random", "random-uniform")
 def _candidate_potentials(data, cand, closest):
     """Squared distances of every row to each candidate, and each candidate's potential."""
     cand = np.ascontiguousarray(cand, dtype=data.dtype)
-    cand_sq = _dk.row_sq_norms(cand)
+    cand_sq = _engine.center_sq_norms(cand)
     dist = np.empty((data.n, cand.shape[0]), dtype=data.dtype)
     partial = np.zeros((_dk.n_sub_blocks(data.n), cand.shape[0]))
     if data.sparse:

@@ -156,11 +156,15 @@ def candidate_sq_dist(X, x_sq, cand, cand_sq, closest, w, dist, partial):
     dist[i, l] = ||x_i - cand_l||^2; partial[b, l] = sum over sub-block b of
     w_i min(closest_i, dist[i, l]).
     """
-    n = X.shape[0]
+    n, d = X.shape
     for b in prange(partial.shape[0]):
         for i in range(b * SUB, min(b * SUB + SUB, n)):
+            xi = X[i]
             for l in range(cand.shape[0]):
-                best, _ = _nearest_direct(X, i, cand[l : l + 1], cand_sq[l : l + 1])
-                v = max(x_sq[i] + best, 0.0)
+                cl = cand[l]
+                s = X.dtype.type(0)
+                for t in range(d):
+                    s += xi[t] * cl[t]
+                v = max(x_sq[i] + cand_sq[l] - 2 * s, 0.0)
                 dist[i, l] = v
                 partial[b, l] += w[i] * min(closest[i], v)
