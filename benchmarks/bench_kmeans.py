@@ -111,13 +111,16 @@ def jit_and_import_rows():
 
 
 def peak_memory_mb(k, algorithm):
+    """Peak RSS during a fit above the RSS before it (Linux: the peak is reset first)."""
     code = (
-        "import resource,numpy as np;from kmeanslab.datasets import load_mnist;from kmeanslab import KMeans;"
-        "X,_=load_mnist('all',download=False);"
-        "KMeans(2,n_init=1,max_iter=2,random_state=0).fit(X[:1000]);"
-        "base=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
-        f"KMeans({k},n_init=1,random_state=0,algorithm={algorithm!r}).fit(X);"
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss-base)/1024)"
+        "import re,numpy as np;from kmeanslab.datasets import load_mnist;from kmeanslab import KMeans\n"
+        "def status(key): return int(re.search(key + r':\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+        "X,_=load_mnist('all',download=False)\n"
+        "KMeans(2,n_init=1,max_iter=2,random_state=0).fit(X[:1000])\n"
+        "open('/proc/self/clear_refs','w').write('5')\n"
+        "base=status('VmRSS')\n"
+        f"KMeans({k},n_init=1,random_state=0,algorithm={algorithm!r}).fit(X)\n"
+        "print((status('VmHWM')-base)/1024)"
     )
     return subprocess_seconds(code)
 

@@ -80,7 +80,14 @@ def mean_variance(X):
         from sklearn.utils.sparsefuncs import mean_variance_axis
 
         return float(np.mean(mean_variance_axis(X, axis=0)[1]))
-    return float(np.mean(np.var(X, axis=0)))
+    # By row blocks: np.var would hold a temporary as large as X.
+    mean = X.mean(axis=0, dtype=np.float64)
+    total = np.zeros(X.shape[1])
+    step = max(1, 2**22 // max(1, X.shape[1]))
+    for start in range(0, X.shape[0], step):
+        diff = X[start:start + step] - mean
+        total += np.einsum("ij,ij->j", diff, diff)
+    return float(np.mean(total / X.shape[0]))
 
 
 # -- X -----------------------------------------------------------------------------------
