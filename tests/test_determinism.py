@@ -69,9 +69,6 @@ def assert_identical(a, b):
         assert a[key].tobytes() == b[key].tobytes(), key
 
 
-SPHERICAL_BLAS = ("SphericalKMeans.transform computes unit_rows(X) @ centers.T with threaded BLAS, "
-                  "whose float32 GEMM rounds differently on 1 and 2 threads (the fix: run it under "
-                  "_engine.single_threaded_blas(), as _BaseKMeans._distances does)")
 
 
 def _case_params():
@@ -80,9 +77,7 @@ def _case_params():
         cid = f"{name}-{'-'.join(map(str, params.values())) or 'default'}"
         # K=5: the fused kernel; K=30: the GEMM one (and a threaded GEMM in transform).
         for dtype, K in ((np.float32, 5), (np.float32, 30), (np.float64, 5)):
-            marks = [pytest.mark.xfail(strict=True, reason=SPHERICAL_BLAS)] \
-                if name == "spherical" and (dtype, K) == (np.float32, 30) else []
-            out.append(pytest.param(name, params, dtype, K, marks=marks,
+            out.append(pytest.param(name, params, dtype, K,
                                     id=f"{cid}-{np.dtype(dtype).name}-K{K}"))
     return out
 

@@ -51,10 +51,7 @@ def test_the_source_tree_is_found():
 
 
 # -- pickles ------------------------------------------------------------------------------
-NP_LOAD_XFAIL = {
-    "cluster/_outofcore.py": "np.load(path, mmap_mode='r') without an explicit allow_pickle=False "
-                             "(numpy's default is False, but the rule is to say so)",
-}
+NP_LOAD_XFAIL = {}  # files allowed an np.load without allow_pickle=False (none)
 
 
 def _np_load_calls(tree):

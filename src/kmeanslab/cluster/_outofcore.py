@@ -20,7 +20,7 @@ def default_block_rows(n_rows, row_bytes):
 
 def _read_npy_rows(path, start, stop):
     """Rows ``start:stop`` of a .npy file, read through a memory map (only those rows)."""
-    mm = np.load(path, mmap_mode="r")
+    mm = np.load(path, mmap_mode="r", allow_pickle=False)
     return np.array(mm[start:stop])
 
 
@@ -34,7 +34,7 @@ def open_npy(path, block_rows=None):
     import dask.array as da
 
     path = str(Path(path).resolve())
-    mm = np.load(path, mmap_mode="r")
+    mm = np.load(path, mmap_mode="r", allow_pickle=False)
     if mm.ndim != 2:
         raise ValueError(f"{path}: expected a 2-D array, got shape {mm.shape}")
     n, d = mm.shape

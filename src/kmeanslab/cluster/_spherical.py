@@ -135,5 +135,6 @@ class SphericalKMeans(_BaseKMeans):
 
     def _distances(self, X, centers):
         """Cosine distances 1 - cos of each row of X to each centre, (n_samples, n_clusters)."""
-        sim = unit_rows(X) @ np.asarray(centers, dtype=X.dtype).T
+        with _engine.single_threaded_blas():  # the same rounding on any thread count
+            sim = unit_rows(X) @ np.asarray(centers, dtype=X.dtype).T
         return np.clip(1 - np.asarray(sim), 0, 2).astype(X.dtype, copy=False)
