@@ -12,7 +12,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from kmeanslab.cluster import (ESTIMATORS, KMeans, KMedians, MiniBatchKMeans, SoftKMeans,
                                SphericalKMeans, make_estimator)
-from kmeanslab.cluster._kernels.family import abs_max, draw_rows
+from kmeanslab.cluster._kernels.family import draw_rows
 
 
 @pytest.fixture(scope="module")
@@ -111,12 +111,6 @@ def test_draw_rows_is_numpys_searchsorted(n, kind):
     np.testing.assert_array_equal(
         np.random.RandomState(0).choice(n, 500, p=p),
         cdf.searchsorted(np.random.RandomState(0).random_sample(500), side="right"))
-
-
-@pytest.mark.parametrize("n", [0, 1, 65536, 65537, 200000])
-def test_abs_max(n):
-    v = np.random.RandomState(n).standard_cauchy(n).astype(np.float32)
-    assert abs_max(v) == (np.abs(v).max() if n else 0.0)
 
 
 # -- 2. outputs ---------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from sklearn.utils.validation import check_is_fitted
 from . import _engine
 from ._kernels import family as _fk
 from ._kmeans import _BaseKMeans, _is_dask_array
-from ._validation import (check_float, check_int, check_sample_weight, mean_variance, scale_by,
-                          scale_exponent)
+from ._validation import (SAFE_EXPONENTS, check_float, check_int, check_sample_weight, max_abs,
+                          mean_variance, scale_by, scale_exponent)
 
 logger = logging.getLogger("kmeanslab")
 
@@ -138,10 +138,24 @@ class MiniBatchKMeans(_BaseKMeans):
                 init_size = 3 * K
         self._init_size = min(init_size, n_samples)
 
-    def _prepare(self, X, sample_weight):
-        data = super()._prepare(X, sample_weight)
-        data.tol = mean_variance(X) * self.tol if self.tol else 0.0
-        return data
+    def _prepare_scaled(self, X, sample_weight, init):
+        """The prepared data X * 2**e, and e, as ``_BaseKMeans.fit`` (see _scale_exponent).
+
+        The squared row norms that preparing computes anyway bound max|x| (max|x|^2 <=
+        max ||x||^2 <= d max|x|^2): when both ends lie inside the safe range with a
+        factor of 2 to spare, e is 0 without the two passes over X that max|x| costs.
+        """
+        data = self._prepare(X, sample_weight)
+        others = [init] if isinstance(init, np.ndarray) else []
+        x_sq = float(data.x_sq.max()) if data.n else 0.0
+        if 0 < x_sq < np.inf:
+            lo, hi = SAFE_EXPONENTS[np.dtype(X.dtype)]
+            m_init = max((max_abs(a) for a in others), default=0.0)
+            m_lo, m_hi = max(np.sqrt(x_sq / X.shape[1]), m_init), max(np.sqrt(x_sq), m_init)
+            if lo < np.frexp(m_lo)[1] and np.frexp(m_hi)[1] < hi:
+                return data, 0
+        e = scale_exponent(X.dtype, X, *others)
+        return (self._prepare(scale_by(X, e), sample_weight) if e else data), e
 
     # -- helpers as scikit-learn's --------------------------------------------------------
     def _init_on_subset(self, data, n_clusters, init, random_state):
@@ -202,12 +216,9 @@ class MiniBatchKMeans(_BaseKMeans):
         n = X.shape[0]
         K, init, n_init = self._check_params(n, X.shape[1])
         self._check_minibatch_params(n)
-        # As _BaseKMeans._scale_exponent, with max|X| in one parallel pass instead of two.
-        m = _fk.abs_max(X.data if hasattr(X, "indptr") else X.reshape(-1))
-        e = scale_exponent(X.dtype, np.array([m]), *([init] if isinstance(init, np.ndarray) else []))
+        data, e = self._prepare_scaled(X, sample_weight, init)
         init = self._scaled_init(X, init, e)
-        data = self._prepare(scale_by(X, e), sample_weight)
-        self._tol = data.tol
+        self._tol = mean_variance(data.X) * self.tol if self.tol else 0.0  # sklearn's _tolerance
         random_state = check_random_state(self.random_state)
         b = self._batch_size
 

@@ -40,20 +40,6 @@ def draw_rows(cdf, u, out):
         out[i] = g
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def abs_max(values):
-    """max |v| of a 1-D array in one parallel pass (a max is exact in any order)."""
-    n = values.shape[0]
-    n_blocks = (n + 65535) // 65536
-    part = np.zeros(n_blocks)
-    for b in prange(n_blocks):
-        m = 0.0
-        for i in range(b * 65536, min(b * 65536 + 65536, n)):
-            m = max(m, abs(values[i]))
-        part[b] = m
-    return part.max() if n_blocks else 0.0
-
-
 # -- Manhattan (L1) ------------------------------------------------------------------------
 @njit(inline="always", fastmath=True)
 def _l1_dense(X, i, c):
