@@ -45,6 +45,16 @@ def _lower(x_sq_i, key, slack):
 
 
 @njit(inline="always")
+def _top2(key, j, best, second, best_j):
+    """Fold candidate ``j`` into the smallest and second smallest keys (first index wins ties)."""
+    if key < best:
+        return key, best, j
+    if key < second:
+        return best, key, best_j
+    return best, second, best_j
+
+
+@njit(inline="always")
 def _store_low(value, rel):
     """A value to store in a lower-bound array that, once rounded, is still <= ``value``."""
     return value - abs(value) * rel
@@ -81,12 +91,7 @@ def init_bounds(X, C, CT, c_sq, x_sq, use_gemm, err, rel, labels, upper, lower):
                 key = c_sq[j] - 2 * G[i - start, j]
                 if all_lower:
                     lower[i, j] = _store_low(_lower(x_sq[i], key, slack), rel)
-                if key < best:
-                    second = best
-                    best = key
-                    best_j = j
-                elif key < second:
-                    second = key
+                best, second, best_j = _top2(key, j, best, second, best_j)
             labels[i] = best_j
             upper[i] = _upper(x_sq[i], best, slack)
             if not all_lower:
@@ -119,13 +124,7 @@ def hamerly_assign(X, C, c_sq, x_sq, half_sep, cum, cum_max, err, rel, labels, u
         second = np.inf
         best_j = 0
         for j in range(k):
-            key = _key(X, i, C, j, c_sq)
-            if key < best:
-                second = best
-                best = key
-                best_j = j
-            elif key < second:
-                second = key
+            best, second, best_j = _top2(_key(X, i, C, j, c_sq), j, best, second, best_j)
         labels[i] = best_j
         upper[i] = _upper(x_sq[i], best, slack) - cum[best_j]
         lower[i, 0] = _store_low(_lower(x_sq[i], second, slack) + cum_max, rel)
