@@ -1,15 +1,8 @@
 """Atomic file writing, shared by every module that writes results or downloads."""
 
-import os
-import tempfile
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 @contextmanager
@@ -22,15 +15,15 @@ def atomic_open(path, check=None, suffix=".tmp"):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    # The name is chosen before the file exists, so an interrupt at any moment after
+    # creation lands inside the try and the file is removed.
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{suffix}"
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "xb") as fh:  # exclusive create; permissions follow the umask
             yield fh
         if check is not None:
-            check(Path(tmp))
-        # mkstemp creates the file private; results are meant to be read like any new file.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+            check(tmp)
+        tmp.replace(path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
