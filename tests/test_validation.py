@@ -251,11 +251,9 @@ def test_constant_data(name, dtype):
     assert np.all(np.isfinite(est.transform(X)))
 
 
-NO_DISTINCT_WARNING = ("MiniBatchKMeans.fit never warns that fewer distinct clusters than "
-                       "n_clusters were found (its fit does not go through _BaseKMeans.fit)")
 
 
-@pytest.mark.parametrize("name", xfail_for({"minibatch"}, NO_DISTINCT_WARNING))
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("data", ["duplicates", "constant"])
 @pytest.mark.parametrize("init", ["k-means++", "random", "random-uniform", "k-means||"])
 def test_more_clusters_than_distinct_points_warns_and_stays_finite(name, data, init):

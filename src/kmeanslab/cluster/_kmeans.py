@@ -44,6 +44,15 @@ def _ldexp(value, e):
         return float(np.ldexp(np.float64(value), e))
 
 
+def warn_if_fewer_distinct(labels, n_clusters):
+    """ConvergenceWarning when fewer clusters than asked for hold a point (duplicates in X)."""
+    n_distinct = len(np.unique(labels))
+    if n_distinct < n_clusters:
+        warnings.warn(
+            f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters "
+            f"({n_clusters}). Possibly due to duplicate points in X.", ConvergenceWarning, stacklevel=3)
+
+
 class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     """Shared machinery: parameter checks, the n_init loop, predict / transform / score.
 
@@ -160,11 +169,7 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
                             type(self).__name__, run + 1, n_init, result["inertia"], result["n_iter"])
             if best is None or result["inertia"] < best["inertia"]:
                 best = result
-        n_distinct = len(np.unique(best["labels"]))
-        if n_distinct < K:
-            warnings.warn(
-                f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters ({K}). "
-                "Possibly due to duplicate points in X.", ConvergenceWarning, stacklevel=2)
+        warn_if_fewer_distinct(best["labels"], K)
         p = self._objective_degree or 0
         self.cluster_centers_ = scale_by(best["centers"], -e)
         self.labels_ = best["labels"]

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _engine
 from ._kernels import family as _fk
-from ._kmeans import _BaseKMeans, _is_dask_array
+from ._kmeans import _BaseKMeans, warn_if_fewer_distinct, _is_dask_array
 from ._validation import (SAFE_EXPONENTS, check_float, check_int, check_sample_weight, max_abs,
                           mean_variance, scale_by, scale_exponent)
 
@@ -265,6 +265,7 @@ class MiniBatchKMeans(_BaseKMeans):
         if self.compute_labels:
             self.labels_ = _engine.assign(data, centers)[0]
             inertia = _engine.exact_sse(data, centers, self.labels_)
+            warn_if_fewer_distinct(self.labels_, K)
         else:
             ewa = self._ewa_inertia if self._ewa_inertia is not None else history[-1] / total_weight
             inertia = ewa * total_weight
