@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from contextlib import contextmanager
-from pathlib import Path
 
 import numba
 import numpy as np
