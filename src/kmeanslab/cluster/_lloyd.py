@@ -59,9 +59,10 @@ class BoundsStep:
         n = data.n
         self.labels = np.empty(n, dtype=np.int32)
         self.upper = np.empty(n)
-        self.lower = np.empty((n, k), dtype=data.dtype) if kind == "elkan" else np.empty((n, 1))
+        self.lower = np.empty((n, k if kind == "elkan" else 0), dtype=data.dtype)
+        self.glow = np.empty(n)  # Hamerly's bound on every centre but the row's own
         self.cum = np.zeros(k)  # summed moves of each centre
-        self.cum_max = 0.0  # summed largest move (Hamerly's single lower bound)
+        self.cum_max = 0.0  # summed largest move (the bound of ``glow``)
         self.total_sq = float((data.w * data.x_sq.astype(np.float64)).sum())
         self.scanned = n
 
@@ -71,7 +72,7 @@ class BoundsStep:
         use_gemm = self.k >= _engine.GEMM_MIN_K
         with _engine.single_threaded_blas():
             _bk.init_bounds(d.X, centers, CT, c_sq, d.x_sq, use_gemm, self.err, self.rel, self.labels,
-                            self.upper, self.lower)
+                            self.upper, self.lower, self.glow)
         self.sums = _engine.accumulate(d, self.labels, self.k)[0]
 
     def step(self, centers):
@@ -90,11 +91,12 @@ class BoundsStep:
             old = self.labels.copy()
             if self.kind == "elkan":
                 self.scanned = _bk.elkan_assign(d.X, centers, c_sq, d.x_sq, half_sep, half_cc, self.cum,
-                                                self.err, self.rel, self.labels, self.upper, self.lower)
+                                                self.err, self.rel, self.labels, self.upper,
+                                                self.lower)
             else:
                 self.scanned = _bk.hamerly_assign(d.X, centers, c_sq, d.x_sq, half_sep, self.cum,
                                                   self.cum_max, self.err, self.rel, self.labels,
-                                                  self.upper, self.lower)
+                                                  self.upper, self.glow)
             rows = np.flatnonzero(self.labels != old)
             if rows.size:
                 self._move(rows, old[rows], self.labels[rows])
@@ -117,13 +119,14 @@ class BoundsStep:
     def relocated(self, rows, old, new):
         """Rows re-seeded into empty clusters join them and are re-examined in the next step.
 
-        Their upper bound no longer holds, and neither does Hamerly's lower bound: it
-        bounded the centres other than the old one, which is now an "other" centre.
+        Their upper bound no longer holds, and neither does ``glow``: it bounded the
+        centres other than the old one, which is now an "other" centre.
         """
         self._move(rows, old, new)
         self.labels[rows] = new
         self.upper[rows] = np.inf
         self.lower[rows] = 0
+        self.glow[rows] = 0
 
 
 def make_step(algorithm, data, k):

@@ -10,6 +10,8 @@ Bounds are stored relative to each centre's cumulative drift ``cum`` (the sum of
 its moves): a lower bound to centre j is ``lower[i, j] - cum[j]``, the upper bound
 ``upper[i] + cum[labels[i]]``. Moving centres then costs nothing per row, and a row
 whose upper bound is within half its centre's separation is skipped in O(1).
+Hamerly's single lower bound ``glow`` is relative to ``cum_max``, the summed
+largest move of each step.
 
 Per-row work is independent (parallel over rows); the per-cluster sums of moved
 rows are updated sequentially in row order, so results do not depend on threads.
@@ -61,16 +63,16 @@ def _store_low(value, rel):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def init_bounds(X, C, CT, c_sq, x_sq, use_gemm, err, rel, labels, upper, lower):
-    """Every distance of every row: label, upper bound, and lower bound(s) (zero drift).
+def init_bounds(X, C, CT, c_sq, x_sq, use_gemm, err, rel, labels, upper, lower, glow):
+    """Every distance of every row: label, upper bound, lower bounds (zero drift).
 
-    ``lower`` of shape (n, K) gets every distance (Elkan); of shape (n, 1) the
-    second smallest (Hamerly).
+    ``glow`` gets the second smallest distance; ``lower`` of shape (n, K) every
+    distance (Elkan), of shape (n, 0) nothing (Hamerly).
     """
     n = X.shape[0]
     k = CT.shape[1]
     n_sub = (n + SUB - 1) // SUB
-    all_lower = lower.shape[1] == k and k > 1
+    all_lower = lower.shape[1] == k
     cmax = c_sq.max()
     for b in prange(n_sub):
         start = b * SUB
@@ -94,13 +96,12 @@ def init_bounds(X, C, CT, c_sq, x_sq, use_gemm, err, rel, labels, upper, lower):
                 best, second, best_j = _top2(key, j, best, second, best_j)
             labels[i] = best_j
             upper[i] = _upper(x_sq[i], best, slack)
-            if not all_lower:
-                lower[i, 0] = _store_low(_lower(x_sq[i], second, slack), rel) if k > 1 else np.inf
+            glow[i] = _store_low(_lower(x_sq[i], second, slack), rel) if k > 1 else np.inf
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def hamerly_assign(X, C, c_sq, x_sq, half_sep, cum, cum_max, err, rel, labels, upper, lower):
-    """One Hamerly step; ``lower`` (n, 1) is relative to ``cum_max``, the summed largest moves.
+def hamerly_assign(X, C, c_sq, x_sq, half_sep, cum, cum_max, err, rel, labels, upper, glow):
+    """One Hamerly step: ``glow`` is the only lower bound.
 
     Returns the number of rows fully scanned.
     """
@@ -111,7 +112,7 @@ def hamerly_assign(X, C, c_sq, x_sq, half_sep, cum, cum_max, err, rel, labels, u
     for i in prange(n):
         a = labels[i]
         u = upper[i] + cum[a]
-        m = max(half_sep[a], lower[i, 0] - cum_max)
+        m = max(half_sep[a], glow[i] - cum_max)
         if u <= m:
             continue
         slack = err * (x_sq[i] + cmax)
@@ -127,7 +128,7 @@ def hamerly_assign(X, C, c_sq, x_sq, half_sep, cum, cum_max, err, rel, labels, u
             best, second, best_j = _top2(_key(X, i, C, j, c_sq), j, best, second, best_j)
         labels[i] = best_j
         upper[i] = _upper(x_sq[i], best, slack) - cum[best_j]
-        lower[i, 0] = _store_low(_lower(x_sq[i], second, slack) + cum_max, rel)
+        glow[i] = _store_low(_lower(x_sq[i], second, slack) + cum_max, rel)
     return examined
 
 
@@ -142,6 +143,13 @@ def elkan_assign(X, C, c_sq, x_sq, half_sep, half_cc, cum, err, rel, labels, upp
         a = labels[i]
         u = upper[i] + cum[a]
         if u <= half_sep[a]:
+            continue
+        # A branch-free (vectorised) count of the centres the bounds do not rule out
+        # settles most rows without the loop below (half_cc[a, a] is +inf).
+        open_ = 0
+        for j in range(k):
+            open_ += u > max(lower[i, j] - cum[j], half_cc[a, j])
+        if open_ == 0:
             continue
         slack = err * (x_sq[i] + cmax)
         key_a = 0.0
