@@ -14,9 +14,6 @@ import scipy.sparse as sp
 from ._kernels import dense as _dk
 from ._kernels import sparse as _sk
 
-# From this many centres up, a BLAS GEMM per sub-block beats direct dot products.
-GEMM_MIN_K = 24
-
 _blas = None
 
 
@@ -79,12 +76,8 @@ def _run(data, centers, accumulate):
         CT = np.ascontiguousarray(centers.T)
         _sk.lloyd_csr(X.data, X.indices, X.indptr, data.w, CT, c_sq, data.x_sq, labels, mind,
                       sse_part, sums_part)
-    elif k < GEMM_MIN_K:
-        _dk.lloyd_fused(data.X, data.w, centers, c_sq, data.x_sq, labels, mind, sse_part, sums_part)
     else:
-        CT = np.ascontiguousarray(centers.T)
-        with single_threaded_blas():
-            _dk.lloyd_gemm(data.X, data.w, CT, c_sq, data.x_sq, labels, mind, sse_part, sums_part)
+        _dk.lloyd_pass(data.X, data.w, centers, c_sq, data.x_sq, labels, mind, sse_part, sums_part)
     sse = float(sse_part.sum())
     if not accumulate:
         return BlockStats(labels, mind, sse, None, None)

@@ -68,11 +68,8 @@ class BoundsStep:
 
     def _first(self, centers, c_sq):
         d = self.data
-        CT = np.ascontiguousarray(centers.T)
-        use_gemm = self.k >= _engine.GEMM_MIN_K
-        with _engine.single_threaded_blas():
-            _bk.init_bounds(d.X, centers, CT, c_sq, d.x_sq, use_gemm, self.err, self.rel, self.labels,
-                            self.upper, self.lower, self.glow)
+        _bk.init_bounds(d.X, centers, c_sq, d.x_sq, self.err, self.rel, self.labels, self.upper,
+                        self.lower, self.glow)
         self.sums = _engine.accumulate(d, self.labels, self.k)[0]
 
     def step(self, centers):

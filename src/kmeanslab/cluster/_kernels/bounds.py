@@ -20,7 +20,7 @@ rows are updated sequentially in row order, so results do not depend on threads.
 import numpy as np
 from numba import njit, prange
 
-from .dense import SUB
+from .dense import SUB, tile_dots
 
 
 @njit(inline="always", fastmath=True)
@@ -63,27 +63,22 @@ def _store_low(value, rel):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def init_bounds(X, C, CT, c_sq, x_sq, use_gemm, err, rel, labels, upper, lower, glow):
+def init_bounds(X, C, c_sq, x_sq, err, rel, labels, upper, lower, glow):
     """Every distance of every row: label, upper bound, lower bounds (zero drift).
 
     ``glow`` gets the second smallest distance; ``lower`` of shape (n, K) every
     distance (Elkan), of shape (n, 0) nothing (Hamerly).
     """
     n = X.shape[0]
-    k = CT.shape[1]
+    k = C.shape[0]
     n_sub = (n + SUB - 1) // SUB
     all_lower = lower.shape[1] == k
     cmax = c_sq.max()
     for b in prange(n_sub):
         start = b * SUB
         end = min(start + SUB, n)
-        if use_gemm:
-            G = np.dot(X[start:end], CT)
-        else:
-            G = np.empty((end - start, k), dtype=X.dtype)
-            for i in range(start, end):
-                for j in range(k):
-                    G[i - start, j] = _dot(X, i, C, j)
+        G = np.empty((end - start, k), dtype=X.dtype)
+        tile_dots(X, start, end, C, G)
         for i in range(start, end):
             slack = err * (x_sq[i] + cmax)
             best = np.inf

@@ -35,7 +35,7 @@ def _products(data, indices, indptr, i, CT, g):
 
 @njit(parallel=True, fastmath=True, cache=True)
 def lloyd_csr(data, indices, indptr, w, CT, c_sq, x_sq, labels, mind, sse_part, sums_part):
-    """Sparse twin of ``dense.lloyd_fused``: labels, distances, SSE and sums per slot."""
+    """Sparse twin of ``dense.lloyd_pass``: labels, distances, SSE and sums per slot."""
     n = indptr.shape[0] - 1
     n_sub = (n + SUB - 1) // SUB
     n_slot = sse_part.shape[0]
