@@ -73,18 +73,73 @@ def test_deterministic_per_seed(blobs, sparse):
     assert any(not np.array_equal(a[1], o) for o in others)
 
 
+def _exact_triples(X, w):
+    """P(first three centres = (a, b, c)) under plain k-means++ (one candidate a step)."""
+    d2 = ((X[:, None, :] - X[None]) ** 2).sum(-1)
+    probs = {}
+    for a in range(len(X)):
+        m1 = w * d2[a]
+        for b in np.flatnonzero(m1 > 0):
+            m2 = w * np.minimum(d2[a], d2[b])
+            for c in np.flatnonzero(m2 > 0):
+                probs[(a, b, c)] = w[a] / w.sum() * m1[b] / m1.sum() * m2[c] / m2.sum()
+    return probs
+
+
+@pytest.mark.parametrize("pool", [1, 64], ids=["pool1", "pool64"])
+def test_draws_follow_the_kmeanspp_distribution(monkeypatch, pool):
+    """Pooled candidates accepted with probability D^2 / D^2-when-drawn are exact k-means++ draws.
+
+    Six weighted points, three centres, one candidate a step: the frequencies of the
+    ordered triples over 3000 seeds against their exact probabilities (chi-square),
+    with the whole pool in one pass and with a pool of one candidate per pass.
+    """
+    from scipy.stats import chi2
+
+    from kmeanslab.cluster import init
+
+    monkeypatch.setattr(init, "POOL_MAX", pool)
+    X = np.array([[0, 0], [1, 0], [0, 2], [3, 3], [3, 4], [-2, 1]], dtype=np.float64)
+    w = np.array([1, 2, 1, 0.5, 1, 3])
+    probs = _exact_triples(X, w)
+    counts = {}
+    n_seeds = 3000
+    for seed in range(n_seeds):
+        key = tuple(kmeans_plusplus(X, 3, sample_weight=w, random_state=seed, n_local_trials=1)[1])
+        assert key in probs, key  # never a zero-probability triple (e.g. a repeated row)
+        counts[key] = counts.get(key, 0) + 1
+    expected = np.array([p * n_seeds for p in probs.values()])
+    observed = np.array([counts.get(k, 0) for k in probs])
+    big = expected >= 5
+    stat = (((observed - expected) ** 2 / expected)[big]).sum()
+    stat += (observed[~big].sum() - expected[~big].sum()) ** 2 / max(expected[~big].sum(), 1e-9)
+    dof = int(big.sum())
+    assert stat < chi2.ppf(1 - 1e-4, dof), (stat, dof)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_same_indices_as_sklearn(blobs, dtype):
-    """Same greedy algorithm and the same draws from the RandomState as scikit-learn."""
+def test_unpooled_draws_as_sklearn(blobs, dtype):
+    """pooled=False (MiniBatchKMeans's seeding): the same rows as scikit-learn for a seed."""
+    from kmeanslab.cluster.init import _kmeans_plusplus
+
     X = blobs[0].astype(dtype)
     w = np.random.RandomState(1).uniform(0.2, 2, size=len(X))
     for seed in range(10):
-        ours = kmeans_plusplus(X, 10, random_state=seed)[1]
-        ref = sk_kmeans_plusplus(X, 10, random_state=seed)[1]
-        np.testing.assert_array_equal(ours, ref)
-        ours = kmeans_plusplus(X, 10, random_state=seed, sample_weight=w)[1]
+        ours = _kmeans_plusplus(_data(X), 10, np.random.RandomState(seed), pooled=False)[1]
+        np.testing.assert_array_equal(ours, sk_kmeans_plusplus(X, 10, random_state=seed)[1])
+        ours = _kmeans_plusplus(_data(X, w), 10, np.random.RandomState(seed), pooled=False)[1]
         ref = sk_kmeans_plusplus(X, 10, random_state=seed, sample_weight=w)[1]
         np.testing.assert_array_equal(ours, ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_seeding_quality_matches_sklearn(dtype):
+    """Same distribution as scikit-learn's greedy k-means++: the mean seed potential agrees."""
+    X, _ = make_blobs(n_samples=2000, n_features=8, centers=30, cluster_std=2.0, random_state=1)
+    X = X.astype(dtype)
+    ours = [_potential(X, kmeans_plusplus(X, 20, random_state=s)[0]) for s in range(40)]
+    ref = [_potential(X, sk_kmeans_plusplus(X, 20, random_state=s)[0]) for s in range(40)]
+    assert abs(np.mean(ours) / np.mean(ref) - 1) < 0.05, (np.mean(ours), np.mean(ref))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -178,9 +233,12 @@ def test_x_squared_norms_and_n_local_trials_are_used(blobs):
     a = kmeans_plusplus(X, 10, random_state=0)[1]
     b = kmeans_plusplus(X, 10, random_state=0, x_squared_norms=norms)[1]
     np.testing.assert_array_equal(a, b)
-    one = [kmeans_plusplus(X, 10, random_state=s, n_local_trials=1)[1] for s in range(5)]
-    ref = [sk_kmeans_plusplus(X, 10, random_state=s, n_local_trials=1)[1] for s in range(5)]
-    np.testing.assert_array_equal(one, ref)
+    seeds = range(20)
+    one = [kmeans_plusplus(X, 10, random_state=s, n_local_trials=1) for s in seeds]
+    many = [kmeans_plusplus(X, 10, random_state=s) for s in seeds]
+    assert any(not np.array_equal(o[1], m[1]) for o, m in zip(one, many))
+    # the greedy choice among 2 + log K candidates lowers the potential on average
+    assert np.mean([_potential(X, m[0]) for m in many]) < np.mean([_potential(X, o[0]) for o in one])
 
 
 def test_kmeans_plusplus_potential_beats_random(blobs):

@@ -179,8 +179,11 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
         self._n_features_out = K
         return self
 
+    # k-means++ with pooled candidates (fast); False: scikit-learn's draws, one pass a step.
+    _pooled_seeding = True
+
     def _init_centers(self, data, n_clusters, init, random_state):
-        return init_centers(data, n_clusters, init, random_state)
+        return init_centers(data, n_clusters, init, random_state, pooled=self._pooled_seeding)
 
     def _run_once(self, data, centers, random_state):  # pragma: no cover - abstract
         raise NotImplementedError

@@ -104,6 +104,10 @@ class MiniBatchKMeans(_BaseKMeans):
     _objective_degree = 2
     _distance_degree = 1
 
+    # Seeding runs on ``init_size`` rows, where one pass per k-means++ step costs little;
+    # drawing as scikit-learn does keeps a run identical to sklearn's from the same seed.
+    _pooled_seeding = False
+
     def __init__(self, n_clusters=8, *, init="k-means++", max_iter=100, batch_size=1024, verbose=0,
                  compute_labels=True, random_state=None, tol=0.0, max_no_improvement=10,
                  init_size=None, n_init="auto", reassignment_ratio=0.01):

@@ -12,23 +12,43 @@ from ._kernels import sparse as _sk
 INIT_NAMES = ("k-means++", "k-means||", "random", "random-uniform")
 
 
-def _candidate_potentials(data, cand, closest):
-    """Squared distances of every row to each candidate, and each candidate's potential."""
+# Seeding draws candidates into a pool whose distances to every row come from one
+# pass over X; at most this many candidates (and this many bytes of distances).
+POOL_MAX = 64
+POOL_BYTES = 64 * 2**20
+
+
+def _candidate_sq_dist(data, cand):
+    """(m, n) squared distances of every row to each of ``m`` candidate rows."""
     cand = np.ascontiguousarray(cand, dtype=data.dtype)
     cand_sq = _engine.center_sq_norms(cand)
-    dist = np.empty((data.n, cand.shape[0]), dtype=data.dtype)
-    partial = np.zeros((_dk.n_sub_blocks(data.n), cand.shape[0]))
+    out = np.empty((cand.shape[0], data.n), dtype=data.dtype)
     if data.sparse:
         X = data.X
         _sk.candidate_sq_dist(X.data, X.indices, X.indptr, data.x_sq, np.ascontiguousarray(cand.T),
-                              cand_sq, closest, data.w, dist, partial)
+                              cand_sq, out)
     else:
-        _dk.candidate_sq_dist(data.X, data.x_sq, cand, cand_sq, closest, data.w, dist, partial)
-    return dist, partial.sum(axis=0)
+        _dk.candidate_sq_dist(data.X, data.x_sq, cand, cand_sq, out)
+    return out
 
 
-def _kmeans_plusplus(data, n_clusters, random_state, n_local_trials=None):
-    """Greedy k-means++ on prepared data; returns (centers, indices)."""
+def _kmeans_plusplus(data, n_clusters, random_state, n_local_trials=None, pooled=True):
+    """Greedy k-means++ on prepared data; returns (centers, indices).
+
+    Each step keeps, of ``n_local_trials`` candidates drawn with probability
+    proportional to w * D^2 (D: distance to the nearest centre so far), the one that
+    lowers the potential sum(w * D^2) most (as scikit-learn).
+
+    ``pooled=False``: one pass over X per step, drawing from ``random_state`` exactly
+    as scikit-learn does (so the same seed picks the same rows).
+
+    ``pooled=True``: candidates for several steps come from one pass over X: a pool is drawn from
+    the current D^2 and its distances to every row computed at once (register-tiled
+    dot products); the steps then run on those distances alone. A pool candidate
+    drawn when its squared distance was P is accepted at a later step, where it is
+    D^2, with probability D^2 / P (rejection sampling), so every accepted candidate
+    is an exact draw from that step's distribution; rejected ones are discarded.
+    """
     n = data.n
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
@@ -36,25 +56,58 @@ def _kmeans_plusplus(data, n_clusters, random_state, n_local_trials=None):
     p = w / w.sum()
     indices = np.empty(n_clusters, dtype=np.int64)
     indices[0] = random_state.choice(n, p=p)
-    # No point is closer than +inf before the first centre exists.
-    closest = np.full(n, np.inf, dtype=data.dtype)
-    dist, _ = _candidate_potentials(data, data.rows(indices[:1]), closest)
-    closest = dist[:, 0].copy()
-    pot = float((w * closest).sum())
-    for c in range(1, n_clusters):
-        if pot <= 0:
-            # Every point already coincides with a centre: the rest are duplicates.
-            cand_ids = random_state.choice(n, size=n_local_trials, p=p)
-        else:
-            rand_vals = random_state.uniform(size=n_local_trials) * pot
-            cumulative = np.cumsum(w * closest)
-            cand_ids = np.searchsorted(cumulative, rand_vals)
-            np.clip(cand_ids, None, n - 1, out=cand_ids)
-        dist, pots = _candidate_potentials(data, data.rows(cand_ids), closest)
-        best = int(np.argmin(pots))
-        indices[c] = cand_ids[best]
-        np.minimum(closest, dist[:, best], out=closest)
-        pot = float((w * closest).sum())
+    closest = _candidate_sq_dist(data, data.rows(indices[:1]))[0]
+    pool_max = int(max(n_local_trials, min(POOL_MAX, POOL_BYTES // (n * data.dtype.itemsize))))
+    # Accepted candidates of the step under way (kept when a pool runs out mid-step).
+    held_ids = np.empty(0, dtype=np.int64)
+    held_dist = np.empty((0, n), dtype=data.dtype)
+    acceptance = 1.0
+    c = 1
+    while c < n_clusters:
+        cumulative = np.cumsum(w * closest)
+        total = float((w * closest).sum()) if not pooled else cumulative[-1]
+        if total <= 0:
+            # Every row of positive weight coincides with a centre: the rest are repeats.
+            indices[c] = random_state.choice(n, size=n_local_trials, p=p)[0]
+            c += 1
+            continue
+        if not pooled:
+            ids = np.minimum(np.searchsorted(cumulative, random_state.uniform(size=n_local_trials) * total),
+                             n - 1)
+            dist = _candidate_sq_dist(data, data.rows(ids))
+            best = int(np.argmin(_dk.potentials(dist, np.arange(ids.size), closest, w)))
+            indices[c] = ids[best]
+            np.minimum(closest, dist[best], out=closest)
+            c += 1
+            continue
+        need = (n_clusters - c) * n_local_trials - held_ids.size
+        size = int(min(pool_max, np.ceil(need / max(acceptance, 0.25) * 1.05)))
+        draws = random_state.uniform(size=(size, 2))
+        ids = np.minimum(np.searchsorted(cumulative, draws[:, 0] * total), n - 1)
+        proposed = closest[ids].astype(np.float64)  # D^2 each was drawn under
+        ids = np.concatenate([held_ids, ids])
+        dist = np.concatenate([held_dist, _candidate_sq_dist(data, data.rows(ids[held_ids.size:]))])
+        accepted = list(range(held_ids.size))
+        tested = taken = 0
+        for q in range(held_ids.size, ids.size):
+            tested += 1
+            i = ids[q]
+            if not (w[i] > 0 and draws[q - held_ids.size, 1] * proposed[q - held_ids.size] < closest[i]):
+                continue
+            taken += 1
+            accepted.append(q)
+            if len(accepted) == n_local_trials:
+                cols = np.array(accepted, dtype=np.int64)
+                best = cols[np.argmin(_dk.potentials(dist, cols, closest, w))]
+                indices[c] = ids[best]
+                np.minimum(closest, dist[best], out=closest)
+                accepted = []
+                c += 1
+                if c == n_clusters:
+                    break
+        acceptance = taken / max(tested, 1)
+        held_ids = ids[accepted]
+        held_dist = dist[accepted]
     return data.rows(indices), indices
 
 
@@ -118,11 +171,14 @@ def _uniform(data, n_clusters, random_state):
     return (lo + u * (hi - lo)).astype(data.dtype)
 
 
-def init_centers(data, n_clusters, init, random_state):
-    """Initial centres of shape (n_clusters, d) and X's dtype, for a validated ``init``."""
+def init_centers(data, n_clusters, init, random_state, pooled=True):
+    """Initial centres of shape (n_clusters, d) and X's dtype, for a validated ``init``.
+
+    ``pooled``: k-means++ with pooled candidates (see :func:`_kmeans_plusplus`).
+    """
     if isinstance(init, str):
         if init == "k-means++":
-            centers = _kmeans_plusplus(data, n_clusters, random_state)[0]
+            centers = _kmeans_plusplus(data, n_clusters, random_state, pooled=pooled)[0]
         elif init == "k-means||":
             centers = _kmeans_parallel(data, n_clusters, random_state)
         elif init == "random":

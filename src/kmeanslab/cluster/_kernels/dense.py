@@ -185,21 +185,27 @@ def exact_sq_dist(X, C, labels, out):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def candidate_sq_dist(X, x_sq, cand, cand_sq, closest, w, dist, partial):
-    """Distances to seeding candidates and each candidate's potential, per sub-block.
+def candidate_sq_dist(X, x_sq, cand, cand_sq, out):
+    """out[m, i] = ||x_i - cand_m||^2 (clipped at 0): every row against seeding candidates."""
+    n = X.shape[0]
+    for b in prange((n + SUB - 1) // SUB):
+        start = b * SUB
+        end = min(start + SUB, n)
+        G = np.empty((end - start, cand.shape[0]), dtype=X.dtype)
+        tile_dots(X, start, end, cand, G)
+        for m in range(cand.shape[0]):
+            for i in range(start, end):
+                out[m, i] = max(x_sq[i] + cand_sq[m] - 2 * G[i - start, m], 0.0)
 
-    dist[i, l] = ||x_i - cand_l||^2; partial[b, l] = sum over sub-block b of
-    w_i min(closest_i, dist[i, l]).
-    """
-    n, d = X.shape
-    for b in prange(partial.shape[0]):
-        for i in range(b * SUB, min(b * SUB + SUB, n)):
-            xi = X[i]
-            for l in range(cand.shape[0]):
-                cl = cand[l]
-                s = X.dtype.type(0)
-                for t in range(d):
-                    s += xi[t] * cl[t]
-                v = max(x_sq[i] + cand_sq[l] - 2 * s, 0.0)
-                dist[i, l] = v
-                partial[b, l] += w[i] * min(closest[i], v)
+
+@njit(parallel=True, cache=True)
+def potentials(dist, cols, closest, w):
+    """pot[q] = sum_i w_i min(closest_i, dist[cols[q], i]), each summed in row order."""
+    pot = np.empty(cols.shape[0])
+    for q in prange(cols.shape[0]):
+        row = dist[cols[q]]
+        s = 0.0
+        for i in range(row.shape[0]):
+            s += w[i] * min(closest[i], row[i])
+        pot[q] = s
+    return pot

@@ -74,15 +74,13 @@ def exact_sq_dist(data, indices, indptr, C, c_sq, labels, out):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def candidate_sq_dist(data, indices, indptr, x_sq, candT, cand_sq, closest, w, dist, partial):
+def candidate_sq_dist(data, indices, indptr, x_sq, candT, cand_sq, out):
     """Sparse twin of ``dense.candidate_sq_dist`` (candidates given transposed)."""
     n = indptr.shape[0] - 1
     n_cand = candT.shape[1]
-    for b in prange(partial.shape[0]):
+    for b in prange((n + SUB - 1) // SUB):
         g = np.empty(n_cand, dtype=candT.dtype)
         for i in range(b * SUB, min(b * SUB + SUB, n)):
             _products(data, indices, indptr, i, candT, g)
-            for l in range(n_cand):
-                v = max(x_sq[i] + cand_sq[l] - 2 * g[l], 0.0)
-                dist[i, l] = v
-                partial[b, l] += w[i] * min(closest[i], v)
+            for m in range(n_cand):
+                out[m, i] = max(x_sq[i] + cand_sq[m] - 2 * g[m], 0.0)
