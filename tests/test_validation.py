@@ -436,3 +436,17 @@ def test_refit_on_other_width_resets(name, X):
     est = quiet_fit(est, X[:, :3])
     assert est.cluster_centers_.shape == (3, 3) and est.n_features_in_ == 3
     assert est.predict(X[:, :3]).shape == (60,)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mean_variance_is_numpys_in_float64(dtype, order):
+    """The tolerance scale: mean over features of the variance, also far from the origin."""
+    from kmeanslab.cluster._validation import mean_variance
+
+    rng = np.random.RandomState(0)
+    X = (rng.randn(3001, 13) * rng.uniform(0.1, 100, size=13) + 1e3).astype(dtype)
+    X = np.asarray(X, order=order)
+    ref = np.var(X.astype(np.float64), axis=0).mean()
+    assert mean_variance(X) == pytest.approx(ref, rel=1e-12)
+    assert mean_variance(sp.csr_matrix(X)) == pytest.approx(ref, rel=1e-6)

@@ -80,14 +80,21 @@ def mean_variance(X):
         from sklearn.utils.sparsefuncs import mean_variance_axis
 
         return float(np.mean(mean_variance_axis(X, axis=0)[1]))
-    # By row blocks: np.var would hold a temporary as large as X.
-    mean = X.mean(axis=0, dtype=np.float64)
-    total = np.zeros(X.shape[1])
-    step = max(1, 2**22 // max(1, X.shape[1]))
-    for start in range(0, X.shape[0], step):
-        diff = X[start:start + step] - mean
-        total += np.einsum("ij,ij->j", diff, diff)
-    return float(np.mean(total / X.shape[0]))
+    from ._kernels import dense as _dk
+
+    # Two passes of a parallel kernel in float64 (np.var would hold a copy of X),
+    # summed by fixed slots so the result does not depend on the thread count.
+    X = np.ascontiguousarray(X)
+    n, d = X.shape
+    slots = _dk.n_slots(n, 1, d)
+
+    def sums(mean):
+        part = np.zeros((slots, d))
+        _dk.column_sums(X, mean, part)
+        return part.sum(axis=0)
+
+    mean = sums(np.empty(0)) / n
+    return float(np.mean(sums(mean) / n))
 
 
 # -- X -----------------------------------------------------------------------------------

@@ -172,6 +172,26 @@ def accumulate(X, w, labels, sums_part):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
+def column_sums(X, mean, part):
+    """Per-slot float64 column sums of X (``mean`` empty) or of (X - mean)^2."""
+    n, d = X.shape
+    n_sub = (n + SUB - 1) // SUB
+    n_slot = part.shape[0]
+    centred = mean.shape[0] > 0
+    for s in prange(n_slot):
+        acc = part[s]
+        for b in range(s, n_sub, n_slot):
+            for i in range(b * SUB, min(b * SUB + SUB, n)):
+                if centred:
+                    for t in range(d):
+                        v = X[i, t] - mean[t]
+                        acc[t] += v * v
+                else:
+                    for t in range(d):
+                        acc[t] += X[i, t]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
 def exact_sq_dist(X, C, labels, out):
     """out[i] = ||x_i - c_{labels[i]}||^2 by differences (no cancellation)."""
     n, d = X.shape
