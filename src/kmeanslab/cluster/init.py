@@ -216,7 +216,9 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, 
 
     Each step draws ``n_local_trials`` candidates (default 2 + log K) with probability
     proportional to the squared distance to the nearest centre so far, and keeps the
-    one that lowers the potential most.
+    one that lowers the potential most. Candidates of many steps share one pass over
+    X (see ``_kmeans_plusplus``): the same distribution as scikit-learn's, but other
+    rows for the same seed.
 
     Returns
     -------
