@@ -78,7 +78,7 @@ def init_bounds(X, C, c_sq, x_sq, err, rel, labels, upper, lower, glow):
         start = b * SUB
         end = min(start + SUB, n)
         G = np.empty((end - start, k), dtype=X.dtype)
-        tile_dots(X, start, end, C, G)
+        tile_dots(X, np.arange(start, end), C, G)
         for i in range(start, end):
             slack = err * (x_sq[i] + cmax)
             best = np.inf
@@ -98,32 +98,45 @@ def init_bounds(X, C, c_sq, x_sq, err, rel, labels, upper, lower, glow):
 def hamerly_assign(X, C, c_sq, x_sq, half_sep, cum, cum_max, err, rel, labels, upper, glow):
     """One Hamerly step: ``glow`` is the only lower bound.
 
-    Returns the number of rows fully scanned.
+    Rows the bounds cannot settle are collected per block and scanned together with
+    register tiles. Returns the number of rows fully scanned.
     """
     n = X.shape[0]
     k = C.shape[0]
     cmax = c_sq.max()
+    n_sub = (n + SUB - 1) // SUB
     examined = 0
-    for i in prange(n):
-        a = labels[i]
-        u = upper[i] + cum[a]
-        m = max(half_sep[a], glow[i] - cum_max)
-        if u <= m:
-            continue
-        slack = err * (x_sq[i] + cmax)
-        u = _upper(x_sq[i], _key(X, i, C, a, c_sq), slack)
-        if u <= m:
-            upper[i] = u - cum[a]
-            continue
-        examined += 1
-        best = np.inf
-        second = np.inf
-        best_j = 0
-        for j in range(k):
-            best, second, best_j = _top2(_key(X, i, C, j, c_sq), j, best, second, best_j)
-        labels[i] = best_j
-        upper[i] = _upper(x_sq[i], best, slack) - cum[best_j]
-        glow[i] = _store_low(_lower(x_sq[i], second, slack) + cum_max, rel)
+    for blk in prange(n_sub):
+        todo = np.empty(SUB, dtype=np.int64)
+        count = 0
+        for i in range(blk * SUB, min(blk * SUB + SUB, n)):
+            a = labels[i]
+            u = upper[i] + cum[a]
+            m = max(half_sep[a], glow[i] - cum_max)
+            if u <= m:
+                continue
+            slack = err * (x_sq[i] + cmax)
+            u = _upper(x_sq[i], _key(X, i, C, a, c_sq), slack)
+            if u <= m:
+                upper[i] = u - cum[a]
+                continue
+            todo[count] = i
+            count += 1
+        if count > 0:
+            G = np.empty((count, k), dtype=X.dtype)
+            tile_dots(X, todo[:count], C, G)
+            for r in range(count):
+                i = todo[r]
+                slack = err * (x_sq[i] + cmax)
+                best = np.inf
+                second = np.inf
+                best_j = 0
+                for j in range(k):
+                    best, second, best_j = _top2(c_sq[j] - 2 * G[r, j], j, best, second, best_j)
+                labels[i] = best_j
+                upper[i] = _upper(x_sq[i], best, slack) - cum[best_j]
+                glow[i] = _store_low(_lower(x_sq[i], second, slack) + cum_max, rel)
+        examined += count
     return examined
 
 

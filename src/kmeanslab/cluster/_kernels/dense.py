@@ -41,31 +41,35 @@ def row_sq_norms(X):
 
 
 @njit(inline="always", fastmath=True)
-def tile_dots(X, start, end, C, G):
-    """G[i - start, j] = X[i] . C[j] for rows ``start``..``end`` and every row of C.
+def tile_dots(X, rows, C, G):
+    """G[r, j] = X[rows[r]] . C[j] for every listed row and every row of C.
 
     Register tiles of 4 rows x 2 centres: each loaded value feeds several FMAs, which
     runs 2-3x faster than one dot product at a time and faster than a BLAS GEMM per
-    block (and needs no BLAS thread pool). Every product is summed in the same order
-    whatever the tile it falls in, up to the rows left over after the 4-row tiles,
-    which depend on the row's position in the block only.
+    block (and needs no BLAS thread pool). The rows left over after the 4-row tiles
+    (and an odd last centre) take simpler loops, whose rounding may differ in the last
+    bit; which loop a product takes depends on the listed rows only, not on threads.
     """
     k = C.shape[0]
     d = X.shape[1]
+    m = rows.shape[0]
     z = X.dtype.type(0)
-    i = start
-    while i + 4 <= end:
-        r = i - start
+    r = 0
+    while r + 4 <= m:
+        i0 = rows[r]
+        i1 = rows[r + 1]
+        i2 = rows[r + 2]
+        i3 = rows[r + 3]
         j = 0
         while j + 2 <= k:
             s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = z
             for t in range(d):
                 a = C[j, t]
                 b = C[j + 1, t]
-                x0 = X[i, t]
-                x1 = X[i + 1, t]
-                x2 = X[i + 2, t]
-                x3 = X[i + 3, t]
+                x0 = X[i0, t]
+                x1 = X[i1, t]
+                x2 = X[i2, t]
+                x3 = X[i3, t]
                 s0 += x0 * a
                 s1 += x0 * b
                 s2 += x1 * a
@@ -87,22 +91,23 @@ def tile_dots(X, start, end, C, G):
             s0 = s1 = s2 = s3 = z
             for t in range(d):
                 a = C[j, t]
-                s0 += X[i, t] * a
-                s1 += X[i + 1, t] * a
-                s2 += X[i + 2, t] * a
-                s3 += X[i + 3, t] * a
+                s0 += X[i0, t] * a
+                s1 += X[i1, t] * a
+                s2 += X[i2, t] * a
+                s3 += X[i3, t] * a
             G[r, j] = s0
             G[r + 1, j] = s1
             G[r + 2, j] = s2
             G[r + 3, j] = s3
-        i += 4
-    while i < end:
+        r += 4
+    while r < m:
+        i0 = rows[r]
         for j in range(k):
             s0 = z
             for t in range(d):
-                s0 += X[i, t] * C[j, t]
-            G[i - start, j] = s0
-        i += 1
+                s0 += X[i0, t] * C[j, t]
+            G[r, j] = s0
+        r += 1
 
 
 @njit(inline="always", fastmath=True)
@@ -148,7 +153,7 @@ def lloyd_pass(X, w, C, c_sq, x_sq, labels, mind, sse_part, sums_part):
         for b in range(s, n_sub, n_slot):
             start = b * SUB
             end = min(start + SUB, n)
-            tile_dots(X, start, end, C, G)
+            tile_dots(X, np.arange(start, end), C, G)
             for i in range(start, end):
                 best, best_j = _nearest_of_products(G[i - start], c_sq)
                 acc += _record_dense(X, i, w, x_sq, best, best_j, labels, mind, sums)
@@ -212,7 +217,7 @@ def candidate_sq_dist(X, x_sq, cand, cand_sq, out):
         start = b * SUB
         end = min(start + SUB, n)
         G = np.empty((end - start, cand.shape[0]), dtype=X.dtype)
-        tile_dots(X, start, end, cand, G)
+        tile_dots(X, np.arange(start, end), cand, G)
         for m in range(cand.shape[0]):
             for i in range(start, end):
                 out[m, i] = max(x_sq[i] + cand_sq[m] - 2 * G[i - start, m], 0.0)
