@@ -32,6 +32,13 @@ def _candidate_sq_dist(data, cand):
     return out
 
 
+def _keep_best(ids, dist, cols, closest, w):
+    """Of candidates ``ids[cols]``, the row lowering the potential most; ``closest`` updated."""
+    best = cols[np.argmin(_dk.potentials(dist, cols, closest, w))]
+    np.minimum(closest, dist[best], out=closest)
+    return ids[best]
+
+
 def _kmeans_plusplus(data, n_clusters, random_state, n_local_trials=None, pooled=True):
     """Greedy k-means++ on prepared data; returns (centers, indices).
 
@@ -74,10 +81,8 @@ def _kmeans_plusplus(data, n_clusters, random_state, n_local_trials=None, pooled
         if not pooled:
             ids = np.minimum(np.searchsorted(cumulative, random_state.uniform(size=n_local_trials) * total),
                              n - 1)
-            dist = _candidate_sq_dist(data, data.rows(ids))
-            best = int(np.argmin(_dk.potentials(dist, np.arange(ids.size), closest, w)))
-            indices[c] = ids[best]
-            np.minimum(closest, dist[best], out=closest)
+            indices[c] = _keep_best(ids, _candidate_sq_dist(data, data.rows(ids)),
+                                    np.arange(ids.size), closest, w)
             c += 1
             continue
         need = (n_clusters - c) * n_local_trials - held_ids.size
@@ -97,10 +102,7 @@ def _kmeans_plusplus(data, n_clusters, random_state, n_local_trials=None, pooled
             taken += 1
             accepted.append(q)
             if len(accepted) == n_local_trials:
-                cols = np.array(accepted, dtype=np.int64)
-                best = cols[np.argmin(_dk.potentials(dist, cols, closest, w))]
-                indices[c] = ids[best]
-                np.minimum(closest, dist[best], out=closest)
+                indices[c] = _keep_best(ids, dist, np.array(accepted, dtype=np.int64), closest, w)
                 accepted = []
                 c += 1
                 if c == n_clusters:
