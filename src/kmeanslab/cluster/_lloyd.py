@@ -19,7 +19,7 @@ logger = logging.getLogger("kmeanslab")
 
 # Rounding allowance of an expanded squared distance, relative to ||x||^2 + ||c||^2.
 _ERR = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-12}
-# Elkan keeps n x K lower bounds; above this many bytes, Hamerly's n x 1 is used instead.
+# Elkan keeps n x K lower bounds; above this many bytes, Hamerly's one per row is used instead.
 ELKAN_MAX_BYTES = 256 * 2**20
 # A step after one that computed more than this share of all distances (Elkan) or
 # fully scanned more than this share of rows (Hamerly) is a full pass.
@@ -68,7 +68,6 @@ class BoundsStep:
         self.cum = np.zeros(k)  # summed moves of each centre
         self.cum_max = 0.0  # summed largest move (the bound of ``glow``)
         self.total_sq = float((data.w * data.x_sq.astype(np.float64)).sum())
-        self.scanned = n
 
     def _full(self, centers, c_sq):
         """Every distance (tiled): exact labels and bounds; drift restarts from zero."""
