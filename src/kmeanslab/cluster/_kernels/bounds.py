@@ -142,49 +142,66 @@ def hamerly_assign(X, C, c_sq, x_sq, half_sep, cum, cum_max, err, rel, labels, u
 
 @njit(parallel=True, fastmath=True, cache=True)
 def elkan_assign(X, C, c_sq, x_sq, half_sep, half_cc, cum, err, rel, labels, upper, lower):
-    """One Elkan step; ``lower`` (n, K) relative to ``cum``. Returns distances computed."""
+    """One Elkan step; ``lower`` (n, K) relative to ``cum``. Returns distances computed.
+
+    A branch-free (vectorised) pass marks, in a byte per centre, the centres the
+    bounds do not rule out; the lazy loop then visits only the marked ones (read 8
+    bytes at a time), so a row costs O(K) simple instructions plus its few distances.
+    """
     n = X.shape[0]
     k = C.shape[0]
     cmax = c_sq.max()
     computed = 0
-    for i in prange(n):
-        a = labels[i]
-        u = upper[i] + cum[a]
-        if u <= half_sep[a]:
-            continue
-        # A branch-free (vectorised) count of the centres the bounds do not rule out
-        # settles most rows without the loop below (half_cc[a, a] is +inf).
-        open_ = 0
-        for j in range(k):
-            open_ += u > max(lower[i, j] - cum[j], half_cc[a, j])
-        if open_ == 0:
-            continue
-        slack = err * (x_sq[i] + cmax)
-        key_a = 0.0
-        tight = False
-        for j in range(k):
-            if j == a:
+    n_sub = (n + SUB - 1) // SUB
+    n_words = (k + 7) // 8
+    one = np.uint64(1)
+    for blk in prange(n_sub):
+        marks = np.zeros(8 * n_words, dtype=np.uint8)
+        words = marks.view(np.uint64)
+        for i in range(blk * SUB, min(blk * SUB + SUB, n)):
+            a = labels[i]
+            u = upper[i] + cum[a]
+            if u <= half_sep[a]:
                 continue
-            z = max(lower[i, j] - cum[j], half_cc[a, j])
-            if u <= z:
+            open_ = 0
+            for j in range(k):  # half_cc[a, a] is +inf: a is never marked
+                o = u > max(lower[i, j] - cum[j], half_cc[a, j])
+                marks[j] = o
+                open_ += o
+            if open_ == 0:
                 continue
-            if not tight:
-                key_a = _key(X, i, C, a, c_sq)
-                u = _upper(x_sq[i], key_a, slack)
-                lower[i, a] = _store_low(_lower(x_sq[i], key_a, slack) + cum[a], rel)
-                tight = True
-                computed += 1
-                if u <= z:
+            slack = err * (x_sq[i] + cmax)
+            key_a = 0.0
+            tight = False
+            for wd in range(n_words):
+                word = words[wd]
+                if word == 0:
                     continue
-            key_j = _key(X, i, C, j, c_sq)
-            lower[i, j] = _store_low(_lower(x_sq[i], key_j, slack) + cum[j], rel)
-            computed += 1
-            if key_j < key_a or (key_j == key_a and j < a):
-                a = j
-                key_a = key_j
-                u = _upper(x_sq[i], key_j, slack)
-        labels[i] = a
-        upper[i] = u - cum[a]
+                for byte in range(8):
+                    if (word >> np.uint64(8 * byte)) & one == 0:
+                        continue
+                    j = 8 * wd + byte
+                    # The upper bound only falls during the loop: re-check.
+                    z = max(lower[i, j] - cum[j], half_cc[a, j])
+                    if u <= z:
+                        continue
+                    if not tight:
+                        key_a = _key(X, i, C, a, c_sq)
+                        u = _upper(x_sq[i], key_a, slack)
+                        lower[i, a] = _store_low(_lower(x_sq[i], key_a, slack) + cum[a], rel)
+                        tight = True
+                        computed += 1
+                        if u <= z:
+                            continue
+                    key_j = _key(X, i, C, j, c_sq)
+                    lower[i, j] = _store_low(_lower(x_sq[i], key_j, slack) + cum[j], rel)
+                    computed += 1
+                    if key_j < key_a or (key_j == key_a and j < a):
+                        a = j
+                        key_a = key_j
+                        u = _upper(x_sq[i], key_j, slack)
+            labels[i] = a
+            upper[i] = u - cum[a]
     return computed
 
 
