@@ -99,6 +99,43 @@ def test_objective_never_rises(algorithm):
         assert km.inertia_ <= h[-1] * (1 + 1e-6)
 
 
+def near_ties(n=3000, d=40, k=12, seed=0):
+    """float32 rows, a fifth on the bisector of two centres: which is nearer is decided by
+    the rounding of the row to float32, a gap below the rounding of a float32 dot product."""
+    rng = np.random.RandomState(seed)
+    C = (3 * rng.normal(size=(k, d))).astype(np.float32)
+    a = rng.randint(k, size=n)
+    b = (a + 1 + rng.randint(k - 1, size=n)) % k
+    along = (C[b] - C[a]).astype(np.float64)
+    off = rng.normal(size=(n, d))
+    off -= along * ((off * along).sum(1) / (along * along).sum(1))[:, None]
+    ties = (C[a] + C[b]) / 2 + 0.5 * off
+    plain = C[rng.randint(k, size=4 * n)] + 0.5 * rng.normal(size=(4 * n, d))  # far from ties
+    X = np.concatenate([ties, plain]).astype(np.float32)
+    exact = ((X[:, None].astype(np.float64) - C[None]) ** 2).sum(-1).argmin(1)
+    return X, C, exact
+
+
+def test_near_ties_go_to_the_exactly_nearest_centre():
+    """Every kernel breaks near-ties by exact float64 distances, so all of them (and Lloyd
+    whichever way its products were summed) give the same labels."""
+    X, C, exact = near_ties()
+    keys = (C * C).sum(1) - 2 * (X @ C.T)  # float32 products: wrong on many near-ties
+    assert (keys.argmin(1) != exact).sum() > 50
+    data = _engine.Data(X, np.ones(len(X), np.float32))
+    np.testing.assert_array_equal(_engine.assign(data, C)[0], exact)
+    sparse = _engine.Data(sp.csr_matrix(X), np.ones(len(X), np.float32))
+    np.testing.assert_array_equal(_engine.assign(sparse, C)[0], exact)
+    moved = C + np.float32(0.05) * np.random.RandomState(1).normal(size=C.shape).astype(np.float32)
+    for kind in ("hamerly", "elkan"):
+        step = _lloyd.BoundsStep(data, len(C), kind)
+        np.testing.assert_array_equal(step.step(C).labels, exact)  # a full pass
+        step.step(moved)
+        labels = step.step(C).labels  # bounds, then the rows they cannot settle
+        assert step.scanned > 0
+        np.testing.assert_array_equal(labels, exact)
+
+
 @pytest.mark.parametrize("kind", ["hamerly", "elkan"])
 def test_bounds_objective_is_the_sse_of_its_labels(kind):
     X = blobs(1000, 6, 4, np.float64)

@@ -15,6 +15,9 @@ from ._kernels import dense as _dk
 from ._kernels import sparse as _sk
 
 _blas = None
+# Bound on the rounding of an expanded squared distance, relative to ||x||^2 + ||c||^2:
+# keys closer than twice this are near-ties, and bounds are widened by it.
+ERR = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-12}
 
 
 def single_threaded_blas():
@@ -71,13 +74,15 @@ def _run(data, centers, accumulate):
     sse_part = np.zeros(slots)
     sums_part = np.zeros((slots, k, d) if accumulate else (slots, 0, 0))
     c_sq = center_sq_norms(centers)
+    err = ERR[np.dtype(data.dtype)]
     if data.sparse:
         X = data.X
         CT = np.ascontiguousarray(centers.T)
-        _sk.lloyd_csr(X.data, X.indices, X.indptr, data.w, CT, c_sq, data.x_sq, labels, mind,
-                      sse_part, sums_part)
+        _sk.lloyd_csr(X.data, X.indices, X.indptr, data.w, CT, centers, c_sq, data.x_sq, err,
+                      labels, mind, sse_part, sums_part)
     else:
-        _dk.lloyd_pass(data.X, data.w, centers, c_sq, data.x_sq, labels, mind, sse_part, sums_part)
+        _dk.lloyd_pass(data.X, data.w, centers, c_sq, data.x_sq, err, labels, mind, sse_part,
+                       sums_part)
     sse = float(sse_part.sum())
     if not accumulate:
         return BlockStats(labels, mind, sse, None, None)

@@ -17,8 +17,6 @@ from ._kernels import bounds as _bk
 
 logger = logging.getLogger("kmeanslab")
 
-# Rounding allowance of an expanded squared distance, relative to ||x||^2 + ||c||^2.
-_ERR = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-12}
 # Elkan keeps n x K lower bounds; above this many bytes, Hamerly's one per row is used instead.
 ELKAN_MAX_BYTES = 256 * 2**20
 # A step after one that computed more than this share of all distances (Elkan) or
@@ -56,7 +54,7 @@ class BoundsStep:
 
     def __init__(self, data, k, kind):
         self.data, self.k, self.kind = data, k, kind
-        self.err = _ERR[np.dtype(data.dtype)]
+        self.err = _engine.ERR[np.dtype(data.dtype)]
         # Elkan's n x K bounds are kept in X's dtype; stored values are rounded down by this.
         self.rel = 2.5 * np.finfo(data.dtype).eps
         self.prev = None

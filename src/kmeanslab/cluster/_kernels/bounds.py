@@ -20,7 +20,7 @@ rows are updated sequentially in row order, so results do not depend on threads.
 import numpy as np
 from numba import njit, prange
 
-from .dense import SUB, tile_dots
+from .dense import SUB, best_two, exact_sq, nearest_exact, tile_dots
 
 
 @njit(inline="always", fastmath=True)
@@ -46,14 +46,37 @@ def _lower(x_sq_i, key, slack):
     return np.sqrt(max(x_sq_i + key - slack, 0.0))
 
 
-@njit(inline="always")
-def _top2(key, j, best, second, best_j):
-    """Fold candidate ``j`` into the smallest and second smallest keys (first index wins ties)."""
-    if key < best:
-        return key, best, j
-    if key < second:
-        return best, key, best_j
+@njit(inline="always", fastmath=True)
+def _scan_row(X, i, C, g, c_sq, slack):
+    """Nearest centre of row i from its products ``g`` with every centre.
+
+    Returns its key, the lowest key of the other centres, and its index; keys within
+    ``2 * slack`` of the lowest are settled by exact distances, as a Lloyd pass does.
+    """
+    best, second, best_j = best_two(g, c_sq)
+    if second - best <= 2 * slack:
+        j = nearest_exact(X, i, C, g, c_sq, best + 2 * slack)
+        if j != best_j:
+            second = best  # the old lowest key is now the lowest of the others
+            best = c_sq[j] - 2 * g[j]
+            best_j = j
     return best, second, best_j
+
+
+@njit
+def _nearest_recorded(X, i, C, cand, keys, count, limit):
+    """Elkan's near-ties: the exactly nearest of the recorded candidates with keys <= ``limit``."""
+    best = np.inf
+    best_j = -1
+    best_r = 0
+    for r in range(count):
+        if keys[r] <= limit:
+            dist = exact_sq(X, i, C, cand[r])
+            if dist < best or (dist == best and cand[r] < best_j):
+                best = dist
+                best_j = cand[r]
+                best_r = r
+    return best_r
 
 
 @njit(inline="always")
@@ -80,15 +103,12 @@ def init_bounds(X, C, c_sq, x_sq, err, rel, labels, upper, lower, glow):
         G = np.empty((end - start, k), dtype=X.dtype)
         tile_dots(X, np.arange(start, end), C, G)
         for i in range(start, end):
+            g = G[i - start]
             slack = err * (x_sq[i] + cmax)
-            best = np.inf
-            second = np.inf
-            best_j = 0
-            for j in range(k):
-                key = c_sq[j] - 2 * G[i - start, j]
-                if all_lower:
-                    lower[i, j] = _store_low(_lower(x_sq[i], key, slack), rel)
-                best, second, best_j = _top2(key, j, best, second, best_j)
+            if all_lower:
+                for j in range(k):
+                    lower[i, j] = _store_low(_lower(x_sq[i], c_sq[j] - 2 * g[j], slack), rel)
+            best, second, best_j = _scan_row(X, i, C, g, c_sq, slack)
             labels[i] = best_j
             upper[i] = _upper(x_sq[i], best, slack)
             glow[i] = _store_low(_lower(x_sq[i], second, slack), rel) if k > 1 else np.inf
@@ -128,11 +148,7 @@ def hamerly_assign(X, C, c_sq, x_sq, half_sep, cum, cum_max, err, rel, labels, u
             for r in range(count):
                 i = todo[r]
                 slack = err * (x_sq[i] + cmax)
-                best = np.inf
-                second = np.inf
-                best_j = 0
-                for j in range(k):
-                    best, second, best_j = _top2(c_sq[j] - 2 * G[r, j], j, best, second, best_j)
+                best, second, best_j = _scan_row(X, i, C, G[r], c_sq, slack)
                 labels[i] = best_j
                 upper[i] = _upper(x_sq[i], best, slack) - cum[best_j]
                 glow[i] = _store_low(_lower(x_sq[i], second, slack) + cum_max, rel)
@@ -158,6 +174,8 @@ def elkan_assign(X, C, c_sq, x_sq, half_sep, half_cc, cum, err, rel, labels, upp
     for blk in prange(n_sub):
         marks = np.zeros(8 * n_words, dtype=np.uint8)
         words = marks.view(np.uint64)
+        cand = np.empty(k, dtype=np.int64)  # the centres whose keys the row computed
+        keys = np.empty(k)
         for i in range(blk * SUB, min(blk * SUB + SUB, n)):
             a = labels[i]
             u = upper[i] + cum[a]
@@ -173,6 +191,8 @@ def elkan_assign(X, C, c_sq, x_sq, half_sep, half_cc, cum, err, rel, labels, upp
             slack = err * (x_sq[i] + cmax)
             key_a = 0.0
             tight = False
+            count = 0
+            near = False
             for wd in range(n_words):
                 word = words[wd]
                 if word == 0:
@@ -191,15 +211,27 @@ def elkan_assign(X, C, c_sq, x_sq, half_sep, half_cc, cum, err, rel, labels, upp
                         lower[i, a] = _store_low(_lower(x_sq[i], key_a, slack) + cum[a], rel)
                         tight = True
                         computed += 1
+                        cand[0] = a
+                        keys[0] = key_a
+                        count = 1
                         if u <= z:
                             continue
                     key_j = _key(X, i, C, j, c_sq)
                     lower[i, j] = _store_low(_lower(x_sq[i], key_j, slack) + cum[j], rel)
                     computed += 1
+                    cand[count] = j
+                    keys[count] = key_j
+                    count += 1
+                    near = near or abs(key_j - key_a) <= 2 * slack
                     if key_j < key_a or (key_j == key_a and j < a):
                         a = j
                         key_a = key_j
                         u = _upper(x_sq[i], key_j, slack)
+            if near:  # keys within rounding of the lowest: exact distances decide
+                r = _nearest_recorded(X, i, C, cand, keys, count, key_a + 2 * slack)
+                a = cand[r]
+                key_a = keys[r]
+                u = _upper(x_sq[i], key_a, slack)
             labels[i] = a
             upper[i] = u - cum[a]
     return computed

@@ -111,14 +111,80 @@ def tile_dots(X, rows, C, G):
 
 
 @njit(inline="always", fastmath=True)
-def _nearest_of_products(g, c_sq):
+def best_two(g, c_sq):
+    """Lowest and second lowest key ||c||^2 - 2 x.c from products ``g``, and the lowest's index."""
+    best = np.inf
+    second = np.inf
+    best_j = 0
+    for j in range(g.shape[0]):
+        key = c_sq[j] - 2 * g[j]
+        if key < best:
+            second = best
+            best = key
+            best_j = j
+        elif key < second:
+            second = key
+    return best, second, best_j
+
+
+@njit
+def exact_sq(X, i, C, j):
+    """||X[i] - C[j]||^2 in float64 by differences, summed in a fixed order.
+
+    No fastmath: the value is the same in every kernel that calls it, so ties are
+    broken the same way by all of them.
+    """
+    s0 = s1 = s2 = s3 = 0.0
+    d = X.shape[1]
+    t = 0
+    while t + 4 <= d:
+        v0 = np.float64(X[i, t]) - np.float64(C[j, t])
+        v1 = np.float64(X[i, t + 1]) - np.float64(C[j, t + 1])
+        v2 = np.float64(X[i, t + 2]) - np.float64(C[j, t + 2])
+        v3 = np.float64(X[i, t + 3]) - np.float64(C[j, t + 3])
+        s0 += v0 * v0
+        s1 += v1 * v1
+        s2 += v2 * v2
+        s3 += v3 * v3
+        t += 4
+    while t < d:
+        v0 = np.float64(X[i, t]) - np.float64(C[j, t])
+        s0 += v0 * v0
+        t += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit
+def nearest_exact(X, i, C, g, c_sq, limit):
+    """The nearest centre by exact distance among those whose key is <= ``limit``.
+
+    Keys (||c||^2 - 2 x.c from the products ``g`` in X's dtype) within the rounding
+    of a dot product of the lowest one cannot tell which centre is nearer; the exact
+    float64 distances can, whatever order the products were summed in (lowest index
+    on exact ties).
+    """
     best = np.inf
     best_j = 0
     for j in range(g.shape[0]):
-        dist = c_sq[j] - 2 * g[j]
-        if dist < best:
-            best = dist
-            best_j = j
+        if c_sq[j] - 2 * g[j] <= limit:
+            dist = exact_sq(X, i, C, j)
+            if dist < best:
+                best = dist
+                best_j = j
+    return best_j
+
+
+@njit(inline="always", fastmath=True)
+def nearest(X, i, C, g, c_sq, tie):
+    """Key and index of the centre nearest row i, from its products ``g`` with C.
+
+    ``tie`` bounds how far apart the rounding can put the keys of two equally near
+    centres; keys closer than that are settled by :func:`nearest_exact`.
+    """
+    best, second, best_j = best_two(g, c_sq)
+    if second - best <= tie:
+        best_j = nearest_exact(X, i, C, g, c_sq, best + tie)
+        best = c_sq[best_j] - 2 * g[best_j]
     return best, best_j
 
 
@@ -137,15 +203,18 @@ def _record_dense(X, i, w, x_sq, best, best_j, labels, mind, sums):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def lloyd_pass(X, w, C, c_sq, x_sq, labels, mind, sse_part, sums_part):
+def lloyd_pass(X, w, C, c_sq, x_sq, err, labels, mind, sse_part, sums_part):
     """Assign each row to its nearest centre; one pass over X.
 
     Writes ``labels``, ``mind`` (squared distance, clipped at 0), ``sse_part[slot]``
-    and, unless ``sums_part`` has no clusters, the weighted per-cluster sums.
+    and, unless ``sums_part`` has no clusters, the weighted per-cluster sums. Keys
+    within ``2 * err * (||x||^2 + max ||c||^2)`` of the lowest are near-ties, settled
+    by exact distances.
     """
     n = X.shape[0]
     n_sub = (n + SUB - 1) // SUB
     n_slot = sse_part.shape[0]
+    cmax = c_sq.max()
     for s in prange(n_slot):
         acc = 0.0
         sums = sums_part[s]
@@ -155,7 +224,7 @@ def lloyd_pass(X, w, C, c_sq, x_sq, labels, mind, sse_part, sums_part):
             end = min(start + SUB, n)
             tile_dots(X, np.arange(start, end), C, G)
             for i in range(start, end):
-                best, best_j = _nearest_of_products(G[i - start], c_sq)
+                best, best_j = nearest(X, i, C, G[i - start], c_sq, 2 * err * (x_sq[i] + cmax))
                 acc += _record_dense(X, i, w, x_sq, best, best_j, labels, mind, sums)
         sse_part[s] = acc
 

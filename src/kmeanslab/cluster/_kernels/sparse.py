@@ -7,7 +7,7 @@ of the number of threads.
 import numpy as np
 from numba import njit, prange
 
-from .dense import SUB, _nearest_of_products
+from .dense import SUB, best_two
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -33,12 +33,40 @@ def _products(data, indices, indptr, i, CT, g):
             g[j] += v * ct[j]
 
 
+@njit
+def _exact_sq(data, indices, indptr, i, C, j):
+    """||x_i - C[j]||^2 in float64 in a fixed order (no fastmath), for near-ties."""
+    s = 0.0
+    for t in range(C.shape[1]):
+        s += np.float64(C[j, t]) * np.float64(C[j, t])
+    for p in range(indptr[i], indptr[i + 1]):
+        c = np.float64(C[j, indices[p]])
+        diff = np.float64(data[p]) - c
+        s += diff * diff - c * c
+    return s
+
+
+@njit
+def _nearest_exact(data, indices, indptr, i, C, g, c_sq, limit):
+    """Sparse twin of ``dense.nearest_exact``."""
+    best = np.inf
+    best_j = 0
+    for j in range(g.shape[0]):
+        if c_sq[j] - 2 * g[j] <= limit:
+            dist = _exact_sq(data, indices, indptr, i, C, j)
+            if dist < best:
+                best = dist
+                best_j = j
+    return best_j
+
+
 @njit(parallel=True, fastmath=True, cache=True)
-def lloyd_csr(data, indices, indptr, w, CT, c_sq, x_sq, labels, mind, sse_part, sums_part):
+def lloyd_csr(data, indices, indptr, w, CT, C, c_sq, x_sq, err, labels, mind, sse_part, sums_part):
     """Sparse twin of ``dense.lloyd_pass``: labels, distances, SSE and sums per slot."""
     n = indptr.shape[0] - 1
     n_sub = (n + SUB - 1) // SUB
     n_slot = sse_part.shape[0]
+    cmax = c_sq.max()
     for s in prange(n_slot):
         acc = 0.0
         sums = sums_part[s]
@@ -46,7 +74,11 @@ def lloyd_csr(data, indices, indptr, w, CT, c_sq, x_sq, labels, mind, sse_part, 
         for b in range(s, n_sub, n_slot):
             for i in range(b * SUB, min(b * SUB + SUB, n)):
                 _products(data, indices, indptr, i, CT, g)
-                best, best_j = _nearest_of_products(g, c_sq)
+                best, second, best_j = best_two(g, c_sq)
+                tie = 2 * err * (x_sq[i] + cmax)
+                if second - best <= tie:
+                    best_j = _nearest_exact(data, indices, indptr, i, C, g, c_sq, best + tie)
+                    best = c_sq[best_j] - 2 * g[best_j]
                 labels[i] = best_j
                 v = max(x_sq[i] + best, 0.0)
                 mind[i] = v
