@@ -86,10 +86,15 @@ def _run(data, centers, accumulate):
     sse = float(sse_part.sum())
     if not accumulate:
         return BlockStats(labels, mind, sse, None, None)
-    return BlockStats(labels, mind, sse, _reduce_slots(sums_part), _cluster_weights(data, labels, k))
+    return BlockStats(labels, mind, sse, reduce_slots(sums_part), _cluster_weights(data, labels, k))
 
 
-def _reduce_slots(sums_part):
+def slot_sums(data, k):
+    """Zeroed per-slot partial sums for ``k`` clusters (see ``_kernels.dense``)."""
+    return np.zeros((_dk.n_slots(data.n, k, data.d), k, data.d))
+
+
+def reduce_slots(sums_part):
     sums = sums_part[0]
     for s in range(1, sums_part.shape[0]):  # fixed order: independent of the thread count
         sums += sums_part[s]
@@ -102,9 +107,9 @@ def _cluster_weights(data, labels, k):
 
 def accumulate(data, labels, k):
     """Weighted per-cluster sums (float64) and weights of dense rows under ``labels``."""
-    sums_part = np.zeros((_dk.n_slots(data.n, k, data.d), k, data.d))
+    sums_part = slot_sums(data, k)
     _dk.accumulate(data.X, data.w, labels, sums_part)
-    return _reduce_slots(sums_part), _cluster_weights(data, labels, k)
+    return reduce_slots(sums_part), _cluster_weights(data, labels, k)
 
 
 def assign(data, centers):

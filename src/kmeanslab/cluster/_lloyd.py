@@ -22,7 +22,9 @@ ELKAN_MAX_BYTES = 256 * 2**20
 # A step after one that computed more than this share of all distances (Elkan) or
 # fully scanned more than this share of rows (Hamerly) is a full pass.
 REFRESH_ELKAN = 0.1
-REFRESH_HAMERLY = 0.3
+REFRESH_HAMERLY = 0.5
+# Hamerly's step is a full pass when its bounds leave more than this share of rows unsettled.
+FULL_HAMERLY = 0.7
 
 
 def choose_algorithm(algorithm, data, k):
@@ -50,7 +52,7 @@ class LloydStep:
 
 
 class BoundsStep:
-    """Hamerly / Elkan assignment with per-cluster sums updated by the rows that moved."""
+    """Hamerly / Elkan assignment; per-cluster sums from full passes, updated by the rows that move."""
 
     def __init__(self, data, k, kind):
         self.data, self.k, self.kind = data, k, kind
@@ -68,10 +70,12 @@ class BoundsStep:
         self.total_sq = float((data.w * data.x_sq.astype(np.float64)).sum())
 
     def _full(self, centers, c_sq):
-        """Every distance (tiled): exact labels and bounds; drift restarts from zero."""
+        """Every distance (tiled): exact labels, bounds and per-cluster sums; drift restarts from zero."""
         d = self.data
-        _bk.init_bounds(d.X, centers, c_sq, d.x_sq, self.err, self.rel, self.labels, self.upper,
-                        self.lower, self.glow)
+        sums_part = _engine.slot_sums(d, self.k)
+        _bk.init_bounds(d.X, d.w, centers, c_sq, d.x_sq, self.err, self.rel, self.labels, self.upper,
+                        self.lower, self.glow, sums_part)
+        self.sums = _engine.reduce_slots(sums_part)
         self.cum[:] = 0
         self.cum_max = 0.0
         self.scanned = 0  # the step after a full pass uses the bounds
@@ -87,35 +91,47 @@ class BoundsStep:
             return self.scanned > REFRESH_ELKAN * self.data.n * self.k
         return self.scanned > REFRESH_HAMERLY * self.data.n
 
+    def _bounded(self, centers, c_sq, c64):
+        """One step on the bounds after the centres moved from ``self.prev`` to ``c64``.
+
+        Returns False, having done nothing, when Hamerly's bounds would leave more than
+        ``FULL_HAMERLY`` of the rows to scan (a full pass is then cheaper).
+        """
+        d = self.data
+        delta = np.sqrt(((c64 - self.prev) ** 2).sum(axis=1)) * (1 + 1e-9)
+        cum = self.cum + delta
+        cum_max = self.cum_max + delta.max()
+        half_cc = _bk.half_center_distances(c64)
+        half_sep = half_cc.min(axis=1)
+        if self.kind == "hamerly":
+            if _bk.hamerly_share(self.labels, self.upper, self.glow, half_sep, cum,
+                                 cum_max) > FULL_HAMERLY:
+                return False
+            self.cum, self.cum_max = cum, cum_max
+            self.scanned = _bk.hamerly_assign(d.X, centers, c_sq, d.x_sq, half_sep, self.cum,
+                                              self.cum_max, self.err, self.rel, self.labels,
+                                              self.upper, self.glow)
+        else:
+            self.cum, self.cum_max = cum, cum_max
+            self.scanned = _bk.elkan_assign(d.X, centers, c_sq, d.x_sq, half_sep, half_cc, self.cum,
+                                            self.err, self.rel, self.labels, self.upper, self.lower)
+        return True
+
     def step(self, centers):
         d = self.data
         centers = np.ascontiguousarray(centers, dtype=d.dtype)
         c_sq = _engine.center_sq_norms(centers)
         c64 = centers.astype(np.float64)
-        if self.prev is None:
+        if self.prev is None or self._refresh_due():
             self._full(centers, c_sq)
-            self.sums = _engine.accumulate(d, self.labels, self.k)[0]
         else:
             old = self.labels.copy()
-            if self._refresh_due():
-                self._full(centers, c_sq)
+            if self._bounded(centers, c_sq, c64):
+                rows = np.flatnonzero(self.labels != old)
+                if rows.size:
+                    self._move(rows, old[rows], self.labels[rows])
             else:
-                delta = np.sqrt(((c64 - self.prev) ** 2).sum(axis=1)) * (1 + 1e-9)
-                self.cum += delta
-                self.cum_max += delta.max()
-                half_cc = _bk.half_center_distances(c64, 0.0)
-                half_sep = half_cc.min(axis=1)
-                if self.kind == "elkan":
-                    self.scanned = _bk.elkan_assign(d.X, centers, c_sq, d.x_sq, half_sep, half_cc,
-                                                    self.cum, self.err, self.rel, self.labels,
-                                                    self.upper, self.lower)
-                else:
-                    self.scanned = _bk.hamerly_assign(d.X, centers, c_sq, d.x_sq, half_sep, self.cum,
-                                                      self.cum_max, self.err, self.rel, self.labels,
-                                                      self.upper, self.glow)
-            rows = np.flatnonzero(self.labels != old)
-            if rows.size:
-                self._move(rows, old[rows], self.labels[rows])
+                self._full(centers, c_sq)
         self.prev = c64
         # Weights are recounted rather than updated, so a cluster that empties has exactly 0.
         weights = np.bincount(self.labels, weights=d.w.astype(np.float64), minlength=self.k)

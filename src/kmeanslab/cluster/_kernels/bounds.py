@@ -86,32 +86,52 @@ def _store_low(value, rel):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def init_bounds(X, C, c_sq, x_sq, err, rel, labels, upper, lower, glow):
+def init_bounds(X, w, C, c_sq, x_sq, err, rel, labels, upper, lower, glow, sums_part):
     """Every distance of every row: label, upper bound, lower bounds (zero drift).
 
     ``glow`` gets the second smallest distance; ``lower`` of shape (n, K) every
-    distance (Elkan), of shape (n, 0) nothing (Hamerly).
+    distance (Elkan), of shape (n, 0) nothing (Hamerly). Unless ``sums_part`` has no
+    clusters, the weighted per-cluster sums are added to it by slot (as ``lloyd_pass``).
     """
     n = X.shape[0]
     k = C.shape[0]
     n_sub = (n + SUB - 1) // SUB
+    n_slot = sums_part.shape[0]
     all_lower = lower.shape[1] == k
     cmax = c_sq.max()
-    for b in prange(n_sub):
-        start = b * SUB
-        end = min(start + SUB, n)
-        G = np.empty((end - start, k), dtype=X.dtype)
-        tile_dots(X, np.arange(start, end), C, G)
-        for i in range(start, end):
-            g = G[i - start]
-            slack = err * (x_sq[i] + cmax)
-            if all_lower:
-                for j in range(k):
-                    lower[i, j] = _store_low(_lower(x_sq[i], c_sq[j] - 2 * g[j], slack), rel)
-            best, second, best_j = _scan_row(X, i, C, g, c_sq, slack)
-            labels[i] = best_j
-            upper[i] = _upper(x_sq[i], best, slack)
-            glow[i] = _store_low(_lower(x_sq[i], second, slack), rel) if k > 1 else np.inf
+    for s in prange(n_slot):
+        sums = sums_part[s]
+        G = np.empty((SUB, k), dtype=X.dtype)
+        for b in range(s, n_sub, n_slot):
+            start = b * SUB
+            end = min(start + SUB, n)
+            tile_dots(X, np.arange(start, end), C, G)
+            for i in range(start, end):
+                g = G[i - start]
+                slack = err * (x_sq[i] + cmax)
+                if all_lower:
+                    for j in range(k):
+                        lower[i, j] = _store_low(_lower(x_sq[i], c_sq[j] - 2 * g[j], slack), rel)
+                best, second, best_j = _scan_row(X, i, C, g, c_sq, slack)
+                labels[i] = best_j
+                upper[i] = _upper(x_sq[i], best, slack)
+                glow[i] = _store_low(_lower(x_sq[i], second, slack), rel) if k > 1 else np.inf
+                if sums.shape[0] > 0:
+                    wi = w[i]
+                    row = sums[best_j]
+                    for t in range(X.shape[1]):
+                        row[t] += wi * X[i, t]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def hamerly_share(labels, upper, glow, half_sep, cum, cum_max):
+    """Fraction of rows Hamerly's bounds leave unsettled before any distance is computed."""
+    n = labels.shape[0]
+    count = 0
+    for i in prange(n):
+        a = labels[i]
+        count += upper[i] + cum[a] > max(half_sep[a], glow[i] - cum_max)
+    return count / max(n, 1)
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -238,21 +258,32 @@ def elkan_assign(X, C, c_sq, x_sq, half_sep, half_cc, cum, err, rel, labels, upp
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def half_center_distances(C, slack):
-    """Half the pairwise distances of the centres (by differences), diagonal +inf."""
+def half_center_distances(C):
+    """Half the pairwise distances of float64 centres, rounded down; diagonal +inf.
+
+    From their products (register tiles, blocks of 8 centres): ||a||^2 + ||b||^2 - 2 a.b,
+    less ``4 d eps (||a||^2 + ||b||^2)``, more than its rounding can be.
+    """
     k, d = C.shape
-    out = np.empty((k, k))
-    for a in prange(k):
-        out[a, a] = np.inf
-        for b in range(a + 1, k):
-            s = 0.0
-            for t in range(d):
-                diff = C[a, t] - C[b, t]
-                s += diff * diff
-            out[a, b] = np.sqrt(max(s - slack, 0.0)) / 2
+    allowance = 4 * d * np.finfo(np.float64).eps
+    sq = np.empty(k)
     for a in range(k):
-        for b in range(a):
-            out[a, b] = out[b, a]
+        s = 0.0
+        for t in range(d):
+            s += C[a, t] * C[a, t]
+        sq[a] = s
+    out = np.empty((k, k))
+    n_blk = (k + 7) // 8
+    for blk in prange(n_blk):
+        start = blk * 8
+        end = min(start + 8, k)
+        G = np.empty((end - start, k))
+        tile_dots(C, np.arange(start, end), C, G)
+        for a in range(start, end):
+            for b in range(k):
+                s = sq[a] + sq[b]
+                out[a, b] = np.sqrt(max(s - 2 * G[a - start, b] - allowance * s, 0.0)) / 2
+            out[a, a] = np.inf
     return out
 
 
