@@ -450,3 +450,27 @@ def test_mean_variance_is_numpys_in_float64(dtype, order):
     ref = np.var(X.astype(np.float64), axis=0).mean()
     assert mean_variance(X) == pytest.approx(ref, rel=1e-12)
     assert mean_variance(sp.csr_matrix(X)) == pytest.approx(ref, rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3001, 13), (1, 5000), (2, 3)])
+def test_one_pass_finiteness_and_magnitude_scan(dtype, shape):
+    """The parallel scan behind the NaN / infinity check and the magnitude scaling: numpy's
+    answer for dense, strided and CSR input, a bad value anywhere (also past the last
+    full row of 1024 values a CSR matrix's entries are cut into)."""
+    from kmeanslab.cluster._validation import check_finite_X, max_abs
+
+    rng = np.random.RandomState(1)
+    X = (rng.randn(*shape) * 10.0 ** rng.randint(-20, 20, size=shape)).astype(dtype)
+    X[rng.rand(*shape) < 0.5] = 0
+    for form in (X, X[:, ::2], sp.csr_matrix(X)):
+        values = form.data if sp.issparse(form) else form
+        assert max_abs(form) == np.abs(values).max(initial=0)
+        check_finite_X(form)
+    for flat in (0, X.size // 2, X.size - 1):
+        for value in (np.nan, np.inf, -np.inf):
+            bad = X.copy()
+            bad.flat[flat] = value
+            for form in (bad, sp.csr_matrix(bad)):
+                with pytest.raises(ValueError, match="X contains"):
+                    check_finite_X(form)

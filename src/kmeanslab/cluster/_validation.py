@@ -149,7 +149,13 @@ def check_X_form(X):
 def check_finite_X(X):
     """Raise a ValueError naming the first non-finite entry of X (dense or CSR)."""
     values = X.data if sp.issparse(X) else X
-    if values.size == 0 or np.isfinite(values.sum()):  # one cheap pass when all is well
+    if values.size == 0:
+        return
+    summary = _value_summary(values)
+    if summary is not None:
+        if summary[0]:  # one parallel pass when all is well
+            return
+    elif np.isfinite(values.sum()):
         return
     bad = ~np.isfinite(values)
     if not bad.any():  # the sum overflowed, the values are fine
@@ -172,11 +178,39 @@ def check_finite_X(X):
 SAFE_EXPONENTS = {np.dtype(np.float32): (-32, 32), np.dtype(np.float64): (-256, 256)}
 
 
+_MAGNITUDE_BITS = {np.dtype(np.float32): (np.uint32, 0x7FFFFFFF),
+                   np.dtype(np.float64): (np.uint64, 0x7FFFFFFFFFFFFFFF)}
+
+
+def _value_summary(values):
+    """(all finite, largest |value|) of a float32 / float64 array in one parallel pass
+    (None for other dtypes)."""
+    if values.dtype not in _MAGNITUDE_BITS:
+        return None
+    from ._kernels import dense as _dk
+
+    utype, mask = _MAGNITUDE_BITS[values.dtype]
+    V = np.ascontiguousarray(values)
+    if V.ndim != 2:  # rows of 1024 values, and the few left over
+        flat = V.reshape(-1)
+        cut = flat.size - flat.size % 1024
+        V, rest = flat[:cut].reshape(-1, 1024), flat[cut:].reshape(1, -1)
+    else:
+        rest = V[:0]
+    nonfinite, largest = _dk.value_summary(V, V.view(utype), utype(mask))
+    finite = not np.isnan(nonfinite).any() and bool(np.isfinite(rest).all())
+    top = max(largest.max(initial=0), np.abs(rest).view(utype).max(initial=0))
+    return finite, float(np.array([top], dtype=utype).view(values.dtype)[0])
+
+
 def max_abs(X):
     """Largest |value| of a dense array or sparse matrix (0.0 when it holds none)."""
     values = X.data if sp.issparse(X) else np.asarray(X)
     if values.size == 0:
         return 0.0
+    summary = _value_summary(values)
+    if summary is not None:
+        return summary[1]
     # max and -min rather than abs(): no temporary of X's size.
     return float(max(values.max(), -values.min()))
 

@@ -28,6 +28,29 @@ def n_slots(n, k, d):
     return int(max(1, min(MAX_SLOTS, by_memory, n_sub_blocks(n))))
 
 
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
+def value_summary(V, bits, mask):
+    """Per row of a float matrix ``V``: sum(v - v) (0, or NaN where a value is not
+    finite) and the largest ``bits & mask`` (``bits``: V's memory as unsigned integers,
+    ``mask`` clears the sign bit, so the largest is the largest magnitude).
+
+    No assumption about NaN or infinity is allowed to the compiler here: it could
+    otherwise fold ``v - v`` to 0.
+    """
+    n, d = V.shape
+    nonfinite = np.empty(n, dtype=V.dtype)
+    largest = np.empty(n, dtype=bits.dtype)
+    for i in prange(n):
+        s = V.dtype.type(0)
+        m = bits.dtype.type(0)
+        for t in range(d):
+            s += V[i, t] - V[i, t]
+            m = max(m, bits[i, t] & mask)
+        nonfinite[i] = s
+        largest[i] = m
+    return nonfinite, largest
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def row_sq_norms(X):
     n, d = X.shape
