@@ -47,6 +47,10 @@ class LloydStep:
     def step(self, centers):
         return _engine.lloyd_block(self.data, centers)
 
+    def assign(self, centers):
+        """Labels of the nearest centres (no per-cluster statistics)."""
+        return _engine.assign(self.data, centers)[0]
+
     def relocated(self, rows, old, new):
         pass  # nothing carried between steps
 
@@ -137,6 +141,11 @@ class BoundsStep:
         weights = np.bincount(self.labels, weights=d.w.astype(np.float64), minlength=self.k)
         return _engine.BlockStats(self.labels, None, self._objective(c64, weights), self.sums.copy(),
                                   weights)
+
+    def assign(self, centers):
+        """Labels of the nearest centres after the last step: the bounds still hold, so this
+        costs what a late step costs, not a full pass."""
+        return self.step(centers).labels.copy()
 
     def _move(self, rows, old, new):
         d = self.data
@@ -229,7 +238,9 @@ def lloyd(data, centers, max_iter, tol, verbose=0, algorithm="lloyd"):
         labels_old = stats.labels.copy()
         if moves[0].size:
             stepper.relocated(*moves)
-    labels = stats.labels if strict else _engine.assign(data, centers)[0]
+    # After a stop on the tolerance, the labels of the final centres (the bounds, carried
+    # over the centres' last move, make this cheap).
+    labels = stats.labels if strict else stepper.assign(centers)
     inertia = _engine.exact_sse(data, centers, labels)
     return {"labels": labels.copy(), "inertia": inertia, "centers": centers, "n_iter": it + 1,
             "history": history}
