@@ -20,7 +20,7 @@ rows are updated sequentially in row order, so results do not depend on threads.
 import numpy as np
 from numba import njit, prange
 
-from .dense import SUB, best_two, exact_sq, nearest_exact, tile_dots
+from .dense import SUB, best_two, exact_sq, nearest_exact, prefetch_row, tile_dots
 
 
 @njit(inline="always", fastmath=True)
@@ -147,14 +147,24 @@ def hamerly_assign(X, C, c_sq, x_sq, half_sep, cum, cum_max, err, rel, labels, u
     n_sub = (n + SUB - 1) // SUB
     examined = 0
     for blk in prange(n_sub):
+        # Rows whose bounds fail, then (after their own distance) rows still open.
+        check = np.empty(SUB + 2, dtype=np.int64)
         todo = np.empty(SUB, dtype=np.int64)
-        count = 0
+        n_check = 0
         for i in range(blk * SUB, min(blk * SUB + SUB, n)):
             a = labels[i]
-            u = upper[i] + cum[a]
+            if upper[i] + cum[a] > max(half_sep[a], glow[i] - cum_max):
+                check[n_check] = i
+                n_check += 1
+        if n_check == 0:
+            continue
+        check[n_check] = check[n_check + 1] = check[n_check - 1]
+        count = 0
+        for q in range(n_check):
+            prefetch_row(X, check[q + 2])
+            i = check[q]
+            a = labels[i]
             m = max(half_sep[a], glow[i] - cum_max)
-            if u <= m:
-                continue
             slack = err * (x_sq[i] + cmax)
             u = _upper(x_sq[i], _key(X, i, C, a, c_sq), slack)
             if u <= m:
@@ -181,8 +191,10 @@ def elkan_assign(X, C, c_sq, x_sq, half_sep, half_cc, cum, err, rel, labels, upp
     """One Elkan step; ``lower`` (n, K) relative to ``cum``. Returns distances computed.
 
     A branch-free (vectorised) pass marks, in a byte per centre, the centres the
-    bounds do not rule out; the lazy loop then visits only the marked ones (read 8
-    bytes at a time), so a row costs O(K) simple instructions plus its few distances.
+    bounds do not rule out; the lazy loop then visits only the rows with a mark, and
+    in them only the marked centres (read 8 bytes at a time), so a row costs O(K)
+    simple instructions plus its few distances. The rows' data are prefetched two
+    rows ahead.
     """
     n = X.shape[0]
     k = C.shape[0]
@@ -192,22 +204,37 @@ def elkan_assign(X, C, c_sq, x_sq, half_sep, half_cc, cum, err, rel, labels, upp
     n_words = (k + 7) // 8
     one = np.uint64(1)
     for blk in prange(n_sub):
-        marks = np.zeros(8 * n_words, dtype=np.uint8)
-        words = marks.view(np.uint64)
-        cand = np.empty(k, dtype=np.int64)  # the centres whose keys the row computed
+        start = blk * SUB
+        end = min(start + SUB, n)
+        marks = np.empty((SUB, 8 * n_words), dtype=np.uint8)
+        open_rows = np.empty(SUB + 2, dtype=np.int64)
+        cand = np.empty(k, dtype=np.int64)  # the centres whose keys a row computed
         keys = np.empty(k)
-        for i in range(blk * SUB, min(blk * SUB + SUB, n)):
+        n_open = 0
+        for i in range(start, end):
             a = labels[i]
             u = upper[i] + cum[a]
             if u <= half_sep[a]:
                 continue
-            open_ = 0
+            row_marks = marks[i - start]
+            n_marked = 0
             for j in range(k):  # half_cc[a, a] is +inf: a is never marked
                 o = u > max(lower[i, j] - cum[j], half_cc[a, j])
-                marks[j] = o
-                open_ += o
-            if open_ == 0:
-                continue
+                row_marks[j] = o
+                n_marked += o
+            row_marks[k:] = 0
+            if n_marked > 0:
+                open_rows[n_open] = i
+                n_open += 1
+        if n_open == 0:
+            continue
+        open_rows[n_open] = open_rows[n_open + 1] = open_rows[n_open - 1]
+        for q in range(n_open):
+            prefetch_row(X, open_rows[q + 2])
+            i = open_rows[q]
+            a = labels[i]
+            u = upper[i] + cum[a]
+            words = marks[i - start].view(np.uint64)
             slack = err * (x_sq[i] + cmax)
             key_a = 0.0
             tight = False

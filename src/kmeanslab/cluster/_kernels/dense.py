@@ -11,7 +11,10 @@ than the GEMM itself.
 """
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 SUB = 256  # rows per sub-block
 MAX_SLOTS = 16
@@ -26,6 +29,33 @@ def n_slots(n, k, d):
     """Number of partial slots: bounded by memory and by the number of sub-blocks."""
     by_memory = SLOT_BYTES // max(1, k * d * 8)
     return int(max(1, min(MAX_SLOTS, by_memory, n_sub_blocks(n))))
+
+
+@intrinsic
+def prefetch_row(typingctx, arr, i):
+    """Hint the CPU to fetch every cache line of row ``i`` of a C-contiguous 2-D array.
+
+    Kernels that visit scattered rows (the ones the bounds could not settle) call it a
+    couple of rows ahead: the hardware prefetcher does not see such a pattern, and a
+    row of X then arrives from memory while the previous one is being computed.
+    """
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        zero = context.get_constant(types.intp, 0)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1], zero])
+        i8p = ir.IntType(8).as_pointer()
+        base = builder.bitcast(ptr, i8p)
+        row_bytes = cgutils.unpack_tuple(builder, ary.strides, 2)[0]
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, ir.IntType(32), ir.IntType(32), ir.IntType(32)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        read, keep, data = (ir.Constant(ir.IntType(32), v) for v in (0, 3, 1))
+        line = context.get_constant(types.intp, 64)
+        with cgutils.for_range_slice(builder, zero, row_bytes, line) as (offset, _):
+            builder.call(fn, [builder.gep(base, [offset]), read, keep, data])
+        return context.get_dummy_value()
+
+    return types.void(arr, i), codegen
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
