@@ -150,7 +150,7 @@ def write_table(path, mnist_rows, big, args, elapsed):
         f"persisted on the workers (8 blocks of 8,750 rows); same initial centres (k-means++) and "
         f"{args.max_iter} Lloyd iterations (tol=0) for all; fit time (labels gathered, seeding "
         f"excluded), median of {args.repeats} interleaved fits. kmeanslab `lloyd`: full passes of "
-        "`lloyd_block`; `auto`: the engine's Hamerly (K < 24) / Elkan steppers kept per block on "
+        "`lloyd_block`; `auto`: the engine's Hamerly (K < 16) / Elkan steppers kept per block on "
         "the workers (same labels as Lloyd). SSE computed here in float64 from each result's "
         "labels and centres; \"labels\" = share of labels equal to in-process Lloyd's.",
         "",

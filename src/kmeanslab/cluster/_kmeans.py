@@ -272,7 +272,7 @@ class KMeans(_BaseKMeans):
     algorithm : {"lloyd", "elkan", "hamerly", "auto"}, default="auto"
         All give the labels of Lloyd's algorithm. "hamerly" (one lower bound per row)
         and "elkan" (one per row and centre) skip distance computations with the
-        triangle inequality once points settle; "auto" picks Hamerly below 24 centres
+        triangle inequality once points settle; "auto" picks Hamerly below 16 centres
         and Elkan from there (Hamerly when Elkan's bounds would exceed 256 MB).
         Sparse input always runs plain Lloyd.
     backend : {"auto", "local", "dask"}, default="auto"

@@ -17,6 +17,9 @@ from ._kernels import bounds as _bk
 
 logger = logging.getLogger("kmeanslab")
 
+# "auto": Elkan from this many centres, Hamerly below (MNIST, 3 seeds: Hamerly 4 % faster
+# at K=12, Elkan 20 % faster at K=16 and 8-18 % at K=20-32).
+AUTO_ELKAN_MIN_K = 16
 # Elkan keeps n x K lower bounds; above this many bytes, Hamerly's one per row is used instead.
 ELKAN_MAX_BYTES = 256 * 2**20
 # A step after one that computed more than this share of all distances (Elkan) or
@@ -32,7 +35,7 @@ def choose_algorithm(algorithm, data, k):
     if algorithm == "lloyd" or data.sparse or k == 1:
         return "lloyd"
     if algorithm == "auto":
-        algorithm = "hamerly" if k < 24 else "elkan"
+        algorithm = "hamerly" if k < AUTO_ELKAN_MIN_K else "elkan"
     if algorithm == "elkan" and data.n * k * data.dtype.itemsize > ELKAN_MAX_BYTES:
         algorithm = "hamerly"
     return algorithm
@@ -107,17 +110,15 @@ class BoundsStep:
         cum_max = self.cum_max + delta.max()
         half_cc = _bk.half_center_distances(c64)
         half_sep = half_cc.min(axis=1)
+        if self.kind == "hamerly" and _bk.hamerly_share(self.labels, self.upper, self.glow, half_sep,
+                                                        cum, cum_max) > FULL_HAMERLY:
+            return False
+        self.cum, self.cum_max = cum, cum_max
         if self.kind == "hamerly":
-            if _bk.hamerly_share(self.labels, self.upper, self.glow, half_sep, cum,
-                                 cum_max) > FULL_HAMERLY:
-                return False
-            self.cum, self.cum_max = cum, cum_max
-            self.scanned = _bk.hamerly_assign(d.X, centers, c_sq, d.x_sq, half_sep, self.cum,
-                                              self.cum_max, self.err, self.rel, self.labels,
-                                              self.upper, self.glow)
+            self.scanned = _bk.hamerly_assign(d.X, centers, c_sq, d.x_sq, half_sep, cum, cum_max,
+                                              self.err, self.rel, self.labels, self.upper, self.glow)
         else:
-            self.cum, self.cum_max = cum, cum_max
-            self.scanned = _bk.elkan_assign(d.X, centers, c_sq, d.x_sq, half_sep, half_cc, self.cum,
+            self.scanned = _bk.elkan_assign(d.X, centers, c_sq, d.x_sq, half_sep, half_cc, cum,
                                             self.err, self.rel, self.labels, self.upper, self.lower)
         return True
 
