@@ -284,12 +284,32 @@ def elkan_assign(X, C, c_sq, x_sq, half_sep, half_cc, cum, err, rel, labels, upp
     return computed
 
 
+@njit(inline="always", fastmath=True)
+def _half_distances_from(C, sq, start, allowance, out):
+    """Rows ``start:start + 8`` of :func:`half_center_distances` against centres from
+    ``start`` on, written to both triangles."""
+    k = C.shape[0]
+    end = min(start + 8, k)
+    G = np.empty((end - start, k - start))
+    tile_dots(C, np.arange(start, end), C[start:], G)
+    for a in range(start, end):
+        for b in range(start, k):
+            s = sq[a] + sq[b]
+            h = np.sqrt(max(s - 2 * G[a - start, b - start] - allowance * s, 0.0)) / 2
+            out[a, b] = h
+            out[b, a] = h
+    for a in range(start, end):
+        out[a, a] = np.inf
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def half_center_distances(C):
     """Half the pairwise distances of float64 centres, rounded down; diagonal +inf.
 
-    From their products (register tiles, blocks of 8 centres): ||a||^2 + ||b||^2 - 2 a.b,
-    less ``4 d eps (||a||^2 + ||b||^2)``, more than its rounding can be.
+    From their products (register tiles, blocks of 8 centres against the centres from
+    the block on, mirrored): ||a||^2 + ||b||^2 - 2 a.b, less ``4 d eps (||a||^2 + ||b||^2)``,
+    more than its rounding can be. Block ``p`` and block ``n - 1 - p`` go to the same
+    task, so the tasks have equal work.
     """
     k, d = C.shape
     allowance = 4 * d * np.finfo(np.float64).eps
@@ -301,16 +321,10 @@ def half_center_distances(C):
         sq[a] = s
     out = np.empty((k, k))
     n_blk = (k + 7) // 8
-    for blk in prange(n_blk):
-        start = blk * 8
-        end = min(start + 8, k)
-        G = np.empty((end - start, k))
-        tile_dots(C, np.arange(start, end), C, G)
-        for a in range(start, end):
-            for b in range(k):
-                s = sq[a] + sq[b]
-                out[a, b] = np.sqrt(max(s - 2 * G[a - start, b] - allowance * s, 0.0)) / 2
-            out[a, a] = np.inf
+    for p in prange((n_blk + 1) // 2):
+        _half_distances_from(C, sq, 8 * p, allowance, out)
+        if n_blk - 1 - p != p:
+            _half_distances_from(C, sq, 8 * (n_blk - 1 - p), allowance, out)
     return out
 
 
