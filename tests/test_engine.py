@@ -216,3 +216,20 @@ def test_kmeans_parallel_weights_sparse_and_tiny_data():
     assert kms.inertia_ == pytest.approx(kmd.inertia_, rel=1e-4)
     few = np.repeat(np.arange(3.0)[:, None], 10, axis=0)  # 3 distinct points, K=3
     assert sorted(KMeans(3, init="k-means||", random_state=0).fit(few).cluster_centers_.ravel()) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("k", [1, 2, 7, 8, 9, 17, 64, 301])
+def test_half_center_distances_are_lower_bounds(k):
+    """Elkan's centre separations (tiled products, triangle blocks): never above the exact
+    half distance, close to it, symmetric, +inf on the diagonal."""
+    from kmeanslab.cluster._kernels.bounds import half_center_distances
+
+    C = np.random.RandomState(k).normal(size=(k, 33)) * 50 + 1e3  # far from the origin
+    C[k // 2] = C[0]  # a duplicate centre: separation 0
+    exact = np.sqrt(((C[:, None] - C[None]) ** 2).sum(-1)) / 2
+    got = half_center_distances(C)
+    assert np.all(np.isinf(np.diag(got)))
+    off = ~np.eye(k, dtype=bool)
+    assert np.all(got[off] <= exact[off])
+    np.testing.assert_allclose(got[off], exact[off], rtol=1e-6, atol=1e-3)
+    np.testing.assert_array_equal(got, got.T)
