@@ -46,7 +46,7 @@ def _ldexp(value, e):
 
 def warn_if_fewer_distinct(labels, n_clusters):
     """ConvergenceWarning when fewer clusters than asked for hold a point (duplicates in X)."""
-    n_distinct = len(np.unique(labels))
+    n_distinct = int(np.count_nonzero(np.bincount(labels, minlength=n_clusters)))
     if n_distinct < n_clusters:
         warnings.warn(
             f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters "

@@ -82,19 +82,16 @@ def mean_variance(X):
         return float(np.mean(mean_variance_axis(X, axis=0)[1]))
     from ._kernels import dense as _dk
 
-    # Two passes of a parallel kernel in float64 (np.var would hold a copy of X),
-    # summed by fixed slots so the result does not depend on the thread count.
+    # One pass of a parallel kernel in float64 (np.var would hold a copy of X), summed
+    # by fixed slots so the result does not depend on the thread count. Sums are of X
+    # less its first row, a point among the data, which keeps the cancellation in
+    # E[v^2] - E[v]^2 small.
     X = np.ascontiguousarray(X)
     n, d = X.shape
-    slots = _dk.n_slots(n, 1, d)
-
-    def sums(mean):
-        part = np.zeros((slots, d))
-        _dk.column_sums(X, mean, part)
-        return part.sum(axis=0)
-
-    mean = sums(np.empty(0)) / n
-    return float(np.mean(sums(mean) / n))
+    part = np.zeros((_dk.n_slots(n, 2, d), 2, d))
+    _dk.column_sums(X, X[0].astype(np.float64), part)
+    first, second = part.sum(axis=0) / n
+    return float(np.mean(np.maximum(second - first * first, 0.0)))
 
 
 # -- X -----------------------------------------------------------------------------------

@@ -299,23 +299,20 @@ def accumulate(X, w, labels, sums_part):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def column_sums(X, mean, part):
-    """Per-slot float64 column sums of X (``mean`` empty) or of (X - mean)^2."""
+def column_sums(X, shift, part):
+    """Per-slot float64 column sums of X - shift (``part[s, 0]``) and of its square (``part[s, 1]``)."""
     n, d = X.shape
     n_sub = (n + SUB - 1) // SUB
     n_slot = part.shape[0]
-    centred = mean.shape[0] > 0
     for s in prange(n_slot):
-        acc = part[s]
+        first = part[s, 0]
+        second = part[s, 1]
         for b in range(s, n_sub, n_slot):
             for i in range(b * SUB, min(b * SUB + SUB, n)):
-                if centred:
-                    for t in range(d):
-                        v = X[i, t] - mean[t]
-                        acc[t] += v * v
-                else:
-                    for t in range(d):
-                        acc[t] += X[i, t]
+                for t in range(d):
+                    v = np.float64(X[i, t]) - shift[t]
+                    first[t] += v
+                    second[t] += v * v
 
 
 @njit(parallel=True, fastmath=True, cache=True)
