@@ -233,3 +233,57 @@ def test_half_center_distances_are_lower_bounds(k):
     assert np.all(got[off] <= exact[off])
     np.testing.assert_allclose(got[off], exact[off], rtol=1e-6, atol=1e-3)
     np.testing.assert_array_equal(got, got.T)
+
+
+def grid_near_ties(n_pairs=6, per_pair=400, d=24, seed=0):
+    """Rows on a grid of 256 levels (as MNIST's pixels / 255), so Elkan reads them from
+    a byte copy, with near-ties: centre b is centre a mirrored in one coordinate about
+    a grid level m, and the rows that have m there are equally far from both but for
+    the rounding of 2m - a to float32."""
+    rng = np.random.RandomState(seed)
+    k = 2 * n_pairs + 4
+    C = rng.uniform(0.1, 0.9, size=(k, d)).astype(np.float32)
+    rows = []
+    for p in range(n_pairs):
+        a, b = 2 * p, 2 * p + 1
+        t0 = p % d
+        m = np.float32(rng.randint(60, 200) / 255)
+        C[b] = C[a]
+        C[b, t0] = np.float32(2 * np.float64(m) - C[a, t0])
+        near = C[a] + rng.normal(scale=0.02, size=(per_pair, d))
+        near[:, t0] = m
+        rows.append(near)
+    rows.append(C[rng.randint(2 * n_pairs, k, size=4 * per_pair)] + rng.normal(scale=0.02, size=(4 * per_pair, d)))
+    X = (np.rint(np.clip(np.concatenate(rows), 0, 1) * 255) / 255).astype(np.float32)
+    exact = ((X[:, None].astype(np.float64) - C[None]) ** 2).sum(-1).argmin(1)
+    return X, C, exact
+
+
+def test_elkan_byte_copy_gives_lloyds_labels():
+    """On grid data Elkan's single distances come from a byte copy of X (bounds widened
+    by its error): the labels are still the exactly nearest centres, near-ties included,
+    and a fit matches Lloyd's."""
+    X, C, exact = grid_near_ties()
+    keys = (C * C).sum(1) - 2 * (X @ C.T)
+    assert (keys.argmin(1) != exact).sum() > 20  # float32 products get near-ties wrong
+    data = _engine.Data(X, np.ones(len(X), np.float32))
+    assert data.byte_copy() is not None and data.byte_copy()[3].max() < 1e-6
+    step = _lloyd.BoundsStep(data, len(C), "elkan")
+    np.testing.assert_array_equal(step.step(C).labels, exact)
+    moved = C + np.float32(0.01) * np.random.RandomState(1).normal(size=C.shape).astype(np.float32)
+    step.step(moved)
+    labels = step.step(C).labels
+    assert step.scanned > 0  # the bounded step, not a full pass
+    np.testing.assert_array_equal(labels, exact)
+    for dtype in (np.float32, np.float64):
+        Xd = X.astype(dtype)
+        init = Xd[np.random.RandomState(2).choice(len(Xd), 40, replace=False)].copy()
+        assert_same_fit(fit(Xd, init, "elkan"), fit(Xd, init, "lloyd"), dtype)
+
+
+def test_no_byte_copy_for_data_off_the_grid():
+    X = blobs(2000, 8, 4, np.float32)
+    assert _engine.Data(X, np.ones(len(X), np.float32)).byte_copy() is None  # negative values
+    U = np.random.RandomState(0).uniform(size=(3000, 8)).astype(np.float32)
+    assert _engine.Data(U, np.ones(len(U), np.float32)).byte_copy() is None  # continuous
+    assert _engine.Data(sp.csr_matrix(U), np.ones(len(U), np.float32)).byte_copy() is None

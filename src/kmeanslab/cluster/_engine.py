@@ -49,10 +49,45 @@ class Data:
         self.n, self.d = X.shape
         self.x_sq = _sk.row_sq_norms(X.data, X.indptr) if self.sparse else _dk.row_sq_norms(X)
 
+    def byte_copy(self):
+        """X as bytes for bound computations, computed once: (Q, scale, q_sq, q_err) with
+        x'_i = scale * Q[i], q_sq[i] = ||x'_i||^2 and q_err[i] >= ||x_i - x'_i||; None
+        when X is sparse or its values are not within BYTE_COPY_REL_ERR of 256 levels
+        (MNIST's are: pixels / 255)."""
+        if not hasattr(self, "_byte_copy"):
+            self._byte_copy = None if self.sparse else _byte_copy(self.X, self.x_sq)
+        return self._byte_copy
+
     def rows(self, idx):
         """Rows ``idx`` as a dense array of X's dtype."""
         sub = self.X[np.asarray(idx)]
         return sub.toarray() if self.sparse else np.array(sub)
+
+
+# A byte copy of X is used when every row is this close to it, relative to the largest norm.
+BYTE_COPY_REL_ERR = 1e-5
+
+
+def _byte_copy(X, x_sq):
+    """See :meth:`Data.byte_copy`. Grid steps tried: the largest value / 255, 1 / 255, 1."""
+    from ._validation import max_abs
+
+    top = max_abs(X)
+    limit = BYTE_COPY_REL_ERR * np.sqrt(float(x_sq.max()))
+
+    def quantize(rows, scale):
+        Q = np.empty(rows.shape, dtype=np.uint8)
+        q_sq, q_err = np.empty(rows.shape[0]), np.empty(rows.shape[0])
+        _dk.byte_copy(rows, scale, Q, q_sq, q_err)
+        return Q, scale, q_sq, q_err
+
+    for step in (top / 255, 1 / 255, 1.0):
+        scale = X.dtype.type(step)
+        if top == 0 or top > 255.5 * step or quantize(X[:1024], scale)[3].max() > limit:
+            continue  # a look at a few rows first
+        copy = quantize(X, scale)
+        return copy if copy[3].max() <= limit else None
+    return None
 
 
 @dataclass

@@ -82,6 +82,27 @@ def value_summary(V, bits, mask):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
+def byte_copy(X, scale, Q, q_sq, q_err):
+    """Q[i] = round(X[i] / scale) clipped to 0..255; per row the squared norm of
+    x' = scale * Q[i] and an upper bound on ||X[i] - x'|| (float64 sums, whose
+    rounding the factor 1 + 1e-9 covers; X is finite)."""
+    n, d = X.shape
+    inv = 1.0 / np.float64(scale)
+    for i in prange(n):
+        s2 = 0.0
+        e2 = 0.0
+        for t in range(d):
+            q = min(max(np.rint(np.float64(X[i, t]) * inv), 0.0), 255.0)
+            Q[i, t] = np.uint8(q)
+            x = q * np.float64(scale)
+            s2 += x * x
+            diff = np.float64(X[i, t]) - x
+            e2 += diff * diff
+        q_sq[i] = s2
+        q_err[i] = np.sqrt(e2) * (1 + 1e-9)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
 def row_sq_norms(X):
     n, d = X.shape
     out = np.empty(n, dtype=X.dtype)
