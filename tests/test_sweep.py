@@ -241,3 +241,32 @@ def test_data_are_loaded_once_and_prepared_once_per_preprocessing(monkeypatch, t
     assert len(records) == 12 and [p["preprocess"] for _, p, _ in records][:6] == ["none"] * 6
     assert calls["load_raw"] == 1
     assert sorted(calls["prepare"]) == ["none", "scale"]
+
+
+def test_ctrl_c_inside_compiled_code_is_an_interrupt(monkeypatch, tmp_path, capsys):
+    """Ctrl-C that lands while numba loads or runs a kernel comes out as a SystemError
+    caused by the KeyboardInterrupt: the sweep still stops as interrupted (exit 130, cells
+    kept), and other SystemErrors are not taken for one."""
+    from kmeanslab import sweep
+    from kmeanslab._io import interrupted
+
+    def ctrl_c_in_numba(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise SystemError("returned a result with an exception set") from exc
+
+    assert interrupted(KeyboardInterrupt()) and not interrupted(SystemError("other"))
+    monkeypatch.setattr(sweep, "run_cell", ctrl_c_in_numba)
+    spec = sweep_from_dict({"dataset": "digits", "n_init": 1}, {"k": "2:3"})
+    with pytest.raises(sweep.SweepInterrupted):
+        sweep.run_sweep(spec, tmp_path / "o")
+    code = main(["sweep", "--dataset", "digits", "--k", "2:3", "--out", str(tmp_path / "cli"), "--quiet"])
+    assert code == 130 and "interrupted" in capsys.readouterr().err
+
+    def other(*args, **kwargs):
+        raise SystemError("a real bug")
+
+    monkeypatch.setattr(sweep, "run_cell", other)
+    with pytest.raises(SystemError, match="a real bug"):
+        sweep.run_sweep(spec, tmp_path / "o2")

@@ -1,4 +1,5 @@
-"""Atomic file writing, shared by every module that writes results or downloads."""
+"""Atomic file writing (shared by every module that writes results or downloads) and
+interrupt detection."""
 
 import secrets
 from contextlib import contextmanager
@@ -27,3 +28,16 @@ def atomic_open(path, check=None, suffix=".tmp"):
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def interrupted(exc):
+    """Whether ``exc`` is a KeyboardInterrupt or was raised because of one: Ctrl-C that
+    lands while numba loads or runs a compiled function comes out as a SystemError
+    caused by the KeyboardInterrupt."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -346,7 +346,11 @@ def main(argv=None):
             parser.print_help(sys.stderr)
             return EXIT_USAGE
         return COMMANDS[args.command](args)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemError) as exc:
+        from ._io import interrupted
+
+        if not interrupted(exc):
+            raise
         print("kmeanslab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except UsageError as exc:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._io import interrupted
 from .experiment import RunConfig, atomic_write_json
 
 __all__ = ["AXES", "METRIC_ALGORITHMS", "SweepSpec", "SweepInterrupted", "parse_values", "sweep_from_dict",
@@ -305,7 +306,9 @@ def run_sweep(spec, out, *, jobs=None, on_progress=None):
                 finish(cid, run_cell(cfg, params, spec.choose_k, spec.silhouette_sample))
         else:
             _run_parallel(todo, jobs, spec, finish)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemError) as exc:
+        if not interrupted(exc):
+            raise
         raise SweepInterrupted(skipped + computed, total) from None
     return [(cid, params, results[cid]) for cid, _, params in grid]
 
