@@ -3,8 +3,10 @@
 Bounds are Euclidean distances (not squared), widened by
 ``err * (||x||^2 + max ||c||^2)`` in squared units, an upper limit on the rounding
 of the expanded distance: rounding can only make a row be re-examined, never
-skipped wrongly. Candidates are compared by Lloyd's own key (||c||^2 - 2 x.c,
-lowest index on ties), so the labels are the labels of a full Lloyd pass.
+skipped wrongly. Candidates are compared by Lloyd's own key (||c||^2 - 2 x.c);
+keys within the rounding of a dot product of the lowest are settled by exact
+float64 distances, as a Lloyd pass settles them, so the labels are the labels of a
+full Lloyd pass.
 
 Bounds are stored relative to each centre's cumulative drift ``cum`` (the sum of
 its moves): a lower bound to centre j is ``lower[i, j] - cum[j]``, the upper bound
@@ -13,8 +15,9 @@ whose upper bound is within half its centre's separation is skipped in O(1).
 Hamerly's single lower bound ``glow`` is relative to ``cum_max``, the summed
 largest move of each step.
 
-Per-row work is independent (parallel over rows); the per-cluster sums of moved
-rows are updated sequentially in row order, so results do not depend on threads.
+Per-row work is independent (parallel over fixed blocks of rows); the per-cluster
+sums of moved rows are updated sequentially in row order, so results do not depend
+on threads.
 """
 
 import numpy as np
