@@ -23,7 +23,7 @@ on threads.
 import numpy as np
 from numba import njit, prange
 
-from .dense import SUB, best_two, exact_sq, nearest_exact, prefetch_row, tile_dots
+from .dense import SUB, add_to_sums, best_two, exact_sq, nearest_exact, prefetch_row, tile_dots
 
 
 @njit(inline="always", fastmath=True)
@@ -131,11 +131,7 @@ def init_bounds(X, w, C, c_sq, x_sq, err, rel, labels, upper, lower, glow, sums_
                 labels[i] = best_j
                 upper[i] = _upper(x_sq[i], best, slack)
                 glow[i] = _store_low(_lower(x_sq[i], second, slack), rel) if k > 1 else np.inf
-                if sums.shape[0] > 0:
-                    wi = w[i]
-                    row = sums[best_j]
-                    for t in range(X.shape[1]):
-                        row[t] += wi * X[i, t]
+                add_to_sums(X, i, w, best_j, sums)
 
 
 @njit(parallel=True, fastmath=True, cache=True)

@@ -268,12 +268,18 @@ def _record_dense(X, i, w, x_sq, best, best_j, labels, mind, sums):
     labels[i] = best_j
     v = max(x_sq[i] + best, 0.0)
     mind[i] = v
+    add_to_sums(X, i, w, best_j, sums)
+    return w[i] * v
+
+
+@njit(inline="always", fastmath=True)
+def add_to_sums(X, i, w, label, sums):
+    """sums[label] += w[i] * X[i] (nothing when ``sums`` has no clusters)."""
     if sums.shape[0] > 0:
         wi = w[i]
-        row = sums[best_j]
+        row = sums[label]
         for t in range(X.shape[1]):
             row[t] += wi * X[i, t]
-    return w[i] * v
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -306,17 +312,14 @@ def lloyd_pass(X, w, C, c_sq, x_sq, err, labels, mind, sse_part, sums_part):
 @njit(parallel=True, fastmath=True, cache=True)
 def accumulate(X, w, labels, sums_part):
     """Weighted per-cluster sums of the rows under given ``labels``, per slot."""
-    n, d = X.shape
+    n = X.shape[0]
     n_sub = (n + SUB - 1) // SUB
     n_slot = sums_part.shape[0]
     for s in prange(n_slot):
         sums = sums_part[s]
         for b in range(s, n_sub, n_slot):
             for i in range(b * SUB, min(b * SUB + SUB, n)):
-                wi = w[i]
-                row = sums[labels[i]]
-                for t in range(d):
-                    row[t] += wi * X[i, t]
+                add_to_sums(X, i, w, labels[i], sums)
 
 
 @njit(parallel=True, fastmath=True, cache=True)
