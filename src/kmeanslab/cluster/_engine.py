@@ -140,13 +140,6 @@ def _cluster_weights(data, labels, k):
     return np.bincount(labels, weights=data.w.astype(np.float64), minlength=k)
 
 
-def accumulate(data, labels, k):
-    """Weighted per-cluster sums (float64) and weights of dense rows under ``labels``."""
-    sums_part = slot_sums(data, k)
-    _dk.accumulate(data.X, data.w, labels, sums_part)
-    return reduce_slots(sums_part), _cluster_weights(data, labels, k)
-
-
 def assign(data, centers):
     """Labels of the nearest centres, squared distances to them, and their weighted sum."""
     stats = _run(data, centers, accumulate=False)

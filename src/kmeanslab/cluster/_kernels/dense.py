@@ -1,4 +1,4 @@
-"""Dense hot loops: squared norms, assign + accumulate, exact SSE, seeding potentials.
+"""Dense hot loops: squared norms, assign + per-cluster sums, exact SSE, seeding potentials.
 
 Determinism: rows are cut into sub-blocks of ``SUB`` rows; sub-block ``b`` always
 feeds partial slot ``b % n_slots``, every slot runs its sub-blocks in order, and
@@ -307,19 +307,6 @@ def lloyd_pass(X, w, C, c_sq, x_sq, err, labels, mind, sse_part, sums_part):
                 best, best_j = nearest(X, i, C, G[i - start], c_sq, 2 * err * (x_sq[i] + cmax))
                 acc += _record_dense(X, i, w, x_sq, best, best_j, labels, mind, sums)
         sse_part[s] = acc
-
-
-@njit(parallel=True, fastmath=True, cache=True)
-def accumulate(X, w, labels, sums_part):
-    """Weighted per-cluster sums of the rows under given ``labels``, per slot."""
-    n = X.shape[0]
-    n_sub = (n + SUB - 1) // SUB
-    n_slot = sums_part.shape[0]
-    for s in prange(n_slot):
-        sums = sums_part[s]
-        for b in range(s, n_sub, n_slot):
-            for i in range(b * SUB, min(b * SUB + SUB, n)):
-                add_to_sums(X, i, w, labels[i], sums)
 
 
 @njit(parallel=True, fastmath=True, cache=True)
