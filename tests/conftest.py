@@ -50,3 +50,57 @@ def mnist_small(mnist_train):
     X, y = mnist_train
     idx = np.random.RandomState(0).choice(len(X), 3000, replace=False)
     return X[idx], y[idx]
+
+
+class PausedCLI:
+    """A ``kmeanslab`` process stopped at a named checkpoint, to be interrupted there.
+
+    The process runs with SIGINT at its default (whatever the test runner inherited) in a
+    session of its own, so that :meth:`interrupt` is what Ctrl-C on a terminal does: SIGINT
+    to the whole process group, sweep workers included.
+    """
+
+    def __init__(self, argv, stage, tmp_path, timeout=300):
+        import signal
+        import subprocess
+        import sys
+        import time
+
+        flag = tmp_path / f"paused-{stage.replace(':', '-')}"
+        env = dict(os.environ, PYTHONUNBUFFERED="1", KMEANSLAB_TEST_PAUSE=stage,
+                   KMEANSLAB_TEST_PAUSE_FILE=str(flag))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kmeanslab.cli", *map(str, argv)], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + timeout
+        while not flag.exists() and self.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not flag.exists():
+            self.proc.kill()
+            out, err = self.proc.communicate()
+            raise AssertionError(f"never paused at {stage} (exit {self.proc.returncode}):\n{err}")
+
+    def interrupt(self, timeout=120):
+        """Ctrl-C; returns (exit code, stdout, stderr)."""
+        import signal
+
+        os.killpg(self.proc.pid, signal.SIGINT)
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, err
+
+
+@pytest.fixture
+def paused_cli(tmp_path):
+    """``paused_cli(argv, stage)``: see :class:`PausedCLI` and ``_io.checkpoint``."""
+    started = []
+
+    def start(argv, stage):
+        started.append(PausedCLI(argv, stage, tmp_path))
+        return started[-1]
+
+    yield start
+    for cli in started:
+        if cli.proc.poll() is None:
+            cli.proc.kill()
+            cli.proc.communicate()

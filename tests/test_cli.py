@@ -183,3 +183,26 @@ quiet = true
                       "subsample": 20, "beta": 2.0, "batch_size": 64,
                       "data_home": (tmp_path / "data").as_posix(), "download": False,
                       "out": (tmp_path / "all").as_posix()}
+
+
+@pytest.mark.parametrize("stage", ["fit", "write"])
+def test_ctrl_c_during_run_writes_nothing(paused_cli, tmp_path, stage):
+    """Ctrl-C before the fit or halfway through writing the outputs: exit 130, one line,
+    and no run folder at all (the files are written aside and moved in together)."""
+    out = tmp_path / "run"
+    code, stdout, err = paused_cli(["run", "--dataset", "digits", "--k", "5", "--out", out], stage).interrupt()
+    assert code == 130, err
+    assert err.strip().splitlines()[-1] == "kmeanslab: interrupted" and "Traceback" not in err
+    assert stdout == ""  # no table for a run that did not finish
+    assert not out.exists()
+
+
+def test_rerun_into_an_existing_run_folder_replaces_it_whole(paused_cli, capsys, tmp_path):
+    """An interrupted re-run leaves the previous run's files as they were."""
+    out = tmp_path / "run"
+    code, _, _ = run_cli(capsys, "run", "--dataset", "digits", "--k", "5", "--out", str(out))
+    assert code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, _, err = paused_cli(["run", "--dataset", "digits", "--k", "6", "--out", out], "write").interrupt()
+    assert code == 130, err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -13,6 +13,7 @@ from pathlib import Path
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+from ._io import interrupt_guard, interrupted  # noqa: E402
 # The rows of the printed table: the report's, so the two always agree.
 from .report import METRIC_ROWS as TABLE_ROWS  # noqa: E402
 
@@ -278,7 +279,12 @@ def _run_grid(args, spec):
         return EXIT_INTERRUPTED
     if bar:
         bar.close()
-    summary = write_summary(spec, out, records)
+    try:
+        summary = write_summary(spec, out, records)
+    except KeyboardInterrupt:
+        print(f"kmeanslab: interrupted while writing the summary: all {len(records)} cells are saved in "
+              f"{out}/cells/; run the same command again to write it", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     for note in summary["notes"]:
         say(f"note: {note}")
     return summary
@@ -323,10 +329,7 @@ def cmd_choose_k(args):
     summary = _run_grid(args, spec)
     if not isinstance(summary, dict):
         return summary
-    from .experiment import atomic_write_json
-
     out = Path(spec.base.out)
-    atomic_write_json(out / "choose_k.json", summary["choose_k"])
     if args.json:
         print(json.dumps(summary["choose_k"], indent=2))
     else:
@@ -345,10 +348,9 @@ def main(argv=None):
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        return COMMANDS[args.command](args)
+        with interrupt_guard():
+            return COMMANDS[args.command](args)
     except (KeyboardInterrupt, SystemError) as exc:
-        from ._io import interrupted
-
         if not interrupted(exc):
             raise
         print("kmeanslab: interrupted", file=sys.stderr)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_open
+from ._io import atomic_open, checkpoint, interrupt_guard, staged_folder
 
 logger = logging.getLogger(__name__)
 
@@ -348,6 +348,11 @@ def run(config, *, log=None, progress=None):
     progress : callable(filename, done, total), optional
         Download progress, passed to the loader.
     """
+    with interrupt_guard():  # a Ctrl-C swallowed by a library still stops the run
+        return _run(config, log, progress)
+
+
+def _run(config, log, progress):
     from . import metrics
     from .embed import check_available, make_pipeline
 
@@ -371,6 +376,7 @@ def run(config, *, log=None, progress=None):
     if config.embed:
         say(f"embedded with {config.embed}: {X_train.shape[1]} features, in {timings['prepare']:.1f} s")
 
+    checkpoint("fit")
     say(f"fitting {config.algorithm}(n_clusters={config.k}, init={config.init!r}, "
         f"n_init={config.n_init}) on {X_train.shape[0]} rows")
     with _dask_client(config):
@@ -407,6 +413,13 @@ def run(config, *, log=None, progress=None):
     say(f"writing {out}/")
     _write_run(out, result, pipeline, labels, ds, X_train, summary)
     return result
+
+
+def _write_run(out, result, pipeline, labels, ds, X_train, summary):
+    """All of the run's files or none: written aside, then moved into ``out`` together
+    (metrics.json last: its presence marks a complete run)."""
+    with interrupt_guard(), staged_folder(out, last=("metrics.json",)) as stage:
+        _write_files(stage, result, pipeline, labels, ds, X_train, summary)
 
 
 def _plain(obj):
@@ -451,13 +464,11 @@ def pixel_means(X, labels, k):
         return sums / counts[:, None]
 
 
-def _write_run(out, result, pipeline, labels, ds, X_train, summary):
-    """Arrays, figures and report first, metrics.json last: its presence marks a complete run."""
+def _write_files(out, result, pipeline, labels, ds, X_train, summary):
     from . import metrics, plots, report
 
     model, pre = pipeline.named_steps["cluster"], pipeline.named_steps["preprocess"]
     embedded = "embed" in pipeline.named_steps
-    out.mkdir(parents=True, exist_ok=True)
     atomic_save_npy(out / "centroids.npy", model.cluster_centers_)
     atomic_save_npy(out / "labels.npy", labels["train"])
     if "test" in labels:
@@ -486,6 +497,7 @@ def _write_run(out, result, pipeline, labels, ds, X_train, summary):
         plots.plot_contingency(cm.matrix, class_names=[str(c) for c in cm.classes],
                                path=out / "contingency.png", title="train: class x cluster")
     dist = center_distances(X_train, labels["train"], model.cluster_centers_)
+    checkpoint("write")
     report.member_figures(out, ds.X_train, labels["train"], dist, k, ds.image_shape,
                           summary=summary, seed=result["config"]["seed"])
     report.write_run_report(out, result)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import interrupted
+from ._io import checkpoint, interrupt_guard, interrupted, staged_folder
 from .experiment import RunConfig, atomic_write_json
 
 __all__ = ["AXES", "METRIC_ALGORITHMS", "SweepSpec", "SweepInterrupted", "parse_values", "sweep_from_dict",
@@ -272,7 +272,8 @@ def run_sweep(spec, out, *, jobs=None, on_progress=None):
     Returns ``[(cell id, params, result)]`` in grid order. ``on_progress(event)`` gets a
     dict with ``done``, ``total``, ``skipped`` (found finished), ``computed`` (this call),
     ``elapsed`` (s) and ``cell`` (id of the cell just finished, or None at the start).
-    On Ctrl-C raises :class:`SweepInterrupted` after the running cells are stopped.
+    On Ctrl-C raises :class:`SweepInterrupted` after the running cells are stopped; a
+    cell is saved only if no Ctrl-C came while it ran (see :func:`_io.interrupt_guard`).
     """
     out = Path(out)
     cell_dir = out / "cells"
@@ -294,18 +295,22 @@ def run_sweep(spec, out, *, jobs=None, on_progress=None):
 
     def finish(cid, result):
         nonlocal computed
+        checkpoint()  # a cell during which Ctrl-C was pressed is not saved
         atomic_write_json(cell_dir / f"{cid}.json", result)
         results[cid] = result
         computed += 1
         report(cid)
+        checkpoint("cell-saved")
 
     report(None)
     try:
-        if jobs <= 1 or len(todo) <= 1:
-            for cid, cfg, params in todo:
-                finish(cid, run_cell(cfg, params, spec.choose_k, spec.silhouette_sample))
-        else:
-            _run_parallel(todo, jobs, spec, finish)
+        with interrupt_guard():
+            if jobs <= 1 or len(todo) <= 1:
+                for cid, cfg, params in todo:
+                    checkpoint("cell-start")
+                    finish(cid, run_cell(cfg, params, spec.choose_k, spec.silhouette_sample))
+            else:
+                _run_parallel(todo, jobs, spec, finish)
     except (KeyboardInterrupt, SystemError) as exc:
         if not interrupted(exc):
             raise
@@ -407,8 +412,14 @@ def _markdown(header, rows):
 
 
 def write_summary(spec, out, records):
-    """Write sweep.csv, sweep.md, sweep.json (with choose-k answers), the figures and
-    report.html from finished cells; returns the sweep.json dict."""
+    """Write sweep.csv, sweep.md, sweep.json (with choose-k answers; choose_k.json too when
+    asked for), the figures and report.html from finished cells, all or none of them;
+    returns the sweep.json dict."""
+    with interrupt_guard(), staged_folder(out, last=("sweep.json",)) as stage:
+        return _write_summary(spec, stage, records)
+
+
+def _write_summary(spec, out, records):
     import csv
     import io
 
@@ -416,7 +427,6 @@ def write_summary(spec, out, records):
     from .choosek import choose_k
     from .experiment import atomic_write_bytes
 
-    out = Path(out)
     header, rows, splits = table_rows(spec, records)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -425,6 +435,7 @@ def write_summary(spec, out, records):
     atomic_write_bytes(out / "sweep.csv", buf.getvalue().encode())
     md_header, md_rows = grouped(spec, records, splits)
     atomic_write_bytes(out / "sweep.md", _markdown(md_header, md_rows).encode())
+    checkpoint("summary")
 
     varying = [a for a in spec.axes if len(spec.axes[a]) > 1]
     others = [a for a in varying if a not in ("k", "seed")]
@@ -434,6 +445,8 @@ def write_summary(spec, out, records):
     summary = {"base": spec.base.to_dict(), "axes": spec.axes, "cells": len(records),
                "choose_k": answers, "notes": notes, "figures": [name for name, _ in figures]}
     atomic_write_json(out / "sweep.json", summary)
+    if answers is not None:
+        atomic_write_json(out / "choose_k.json", answers)
     title = f"kmeanslab sweep: {records[0][2]['dataset']}, {len(records)} cells"
     report.write_sweep_report(out, title, spec.base.to_dict(), spec.axes, md_header, md_rows, figures,
                               choose_k=answers, notes=notes)
