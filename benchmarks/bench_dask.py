@@ -123,7 +123,7 @@ def bench_big(client, path, k, max_iter):
     import dask
 
     from kmeanslab import KMeans
-    from kmeanslab.cluster._outofcore import open_array
+    from kmeanslab.data import open_array
 
     client.run(_warm)
     before = client.run(start_rss_sampler)
@@ -208,7 +208,7 @@ def main():
     args = p.parse_args()
     import distributed
 
-    from kmeanslab.datasets import load_mnist
+    from kmeanslab.data import load_mnist
 
     t0 = time.perf_counter()
     X, _ = load_mnist("all", download=False)

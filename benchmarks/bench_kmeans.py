@@ -32,7 +32,7 @@ def median_time(fn, repeat=5):
 
 
 def load():
-    from kmeanslab.datasets import load_mnist
+    from kmeanslab.data import load_mnist
 
     X, _ = load_mnist("all", download=False)
     return X
@@ -113,7 +113,7 @@ def jit_and_import_rows():
 def peak_memory_mb(k, algorithm):
     """Peak RSS during a fit above the RSS before it (Linux: the peak is reset first)."""
     code = (
-        "import re,numpy as np;from kmeanslab.datasets import load_mnist;from kmeanslab import KMeans\n"
+        "import re,numpy as np;from kmeanslab.data import load_mnist;from kmeanslab import KMeans\n"
         "def status(key): return int(re.search(key + r':\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
         "X,_=load_mnist('all',download=False)\n"
         "KMeans(2,n_init=1,max_iter=2,random_state=0).fit(X[:1000])\n"

@@ -25,7 +25,7 @@ import numpy as np
 
 
 def load(data_home):
-    from kmeanslab.datasets import load_mnist
+    from kmeanslab.data import load_mnist
 
     return load_mnist("all", data_home=data_home, download=False)[0]
 

@@ -56,7 +56,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     import zarr
 
-    from kmeanslab.datasets import load_mnist
+    from kmeanslab.data import load_mnist
 
     X_tr, y_tr = load_mnist("train", data_home=args.data_home, download=False)
     X_te, y_te = load_mnist("test", data_home=args.data_home, download=False)

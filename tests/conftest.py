@@ -32,14 +32,14 @@ def mnist_home():
 
 @pytest.fixture(scope="session")
 def mnist_train(mnist_home):
-    from kmeanslab.datasets import load_mnist
+    from kmeanslab.data import load_mnist
 
     return load_mnist("train", data_home=mnist_home, download=False)
 
 
 @pytest.fixture(scope="session")
 def mnist_test(mnist_home):
-    from kmeanslab.datasets import load_mnist
+    from kmeanslab.data import load_mnist
 
     return load_mnist("test", data_home=mnist_home, download=False)
 

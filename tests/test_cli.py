@@ -7,7 +7,7 @@ import pytest
 
 from kmeanslab import metrics
 from kmeanslab.cli import main
-from kmeanslab.datasets import load_dataset
+from kmeanslab.data import load_dataset
 
 RUN_FILES = ("metrics.json", "centroids.npy", "labels.npy", "centroids.png", "loss.png", "contingency.png")
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kmeanslab import datasets
-from kmeanslab.datasets import (
+from kmeanslab.data import mnist as datasets
+from kmeanslab.data import (
     DataError,
     DataNotFoundError,
     Dataset,

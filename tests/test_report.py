@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from kmeanslab import metrics
-from kmeanslab.datasets import load_dataset
+from kmeanslab.data import load_dataset
 from kmeanslab.experiment import RunConfig, run
 from kmeanslab.report import page
 

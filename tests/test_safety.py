@@ -138,7 +138,7 @@ class _Payload:
 
 @pytest.mark.parametrize("suffix", [".npy", ".npz"])
 def test_pickled_arrays_are_refused_and_never_run(capsys, tmp_path, suffix):
-    from kmeanslab.datasets import load_array, load_dataset
+    from kmeanslab.data import load_array, load_dataset
 
     marker = tmp_path / "PWNED"
     evil = np.array([[_Payload(marker), 1.0]], dtype=object)

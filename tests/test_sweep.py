@@ -113,7 +113,7 @@ def test_sweep_outputs_and_numbers(reference, capsys):
     result = run(RunConfig.from_dict(cfg))
     assert result["metrics"] == cell["metrics"]
     labels = np.load(reference.parent / "single" / "labels.npy")
-    from kmeanslab.datasets import load_dataset
+    from kmeanslab.data import load_dataset
 
     assert float(row["train_purity"]) == metrics.purity(load_dataset("digits").y_train, labels,
                                                          n_clusters=int(row["k"]))

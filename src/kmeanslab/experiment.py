@@ -156,61 +156,30 @@ def _json_default(value):
 
 # -- running ------------------------------------------------------------------------------
 
-SPLIT_SUFFIXES = ("train", "test")
-
-
-def _split_spec(spec):
-    """``"mnist:test"`` -> ("mnist", "test"): one split of a data set, clustered on its own."""
-    base, sep, part = str(spec).rpartition(":")
-    if sep and base and part.lower() in SPLIT_SUFFIXES:
-        return base, part.lower()
-    return str(spec), None
-
-
 def load_raw(config, progress=None):
     """The whole data set of ``config`` (no subsample), falling back to scikit-learn's digits
     when MNIST is unavailable. Returns (Dataset, notes): notes are one-line messages.
 
-    A dataset written ``NAME:test`` (or ``NAME:train``) keeps that split only, as the data
-    to cluster, with no held-out part: e.g. ``mnist:test`` for the 10,000 test images.
+    A split suffix keeps that part only (see :func:`kmeanslab.data.load_dataset`): e.g.
+    ``mnist:test`` clusters the 10,000 test images with no held-out part.
     """
-    from . import datasets
+    from . import data
 
-    spec, part = _split_spec(config.dataset)
     notes = []
-    if str(spec).rstrip("/\\").endswith(".zarr"):
-        if config.preprocess != "none" or config.embed or config.subsample:
-            raise ValueError("a .zarr dataset is clustered as stored, out of core: use --preprocess none, "
-                             "without --embed or --subsample")
-        return _open_zarr(spec), notes
     try:
-        ds = datasets.load_dataset(spec, data_home=config.data_home,
-                                   download=config.download, progress=progress)
-    except datasets.DataNotFoundError as exc:
-        if spec != "mnist":
+        ds = data.load_dataset(config.dataset, data_home=config.data_home, download=config.download,
+                               progress=progress)
+    except data.DataNotFoundError as exc:
+        source, split = data.parse_spec(config.dataset)
+        if source != "mnist":
             raise
         first = str(exc).splitlines()[0]
         notes.append(f"MNIST unavailable ({first}); running on scikit-learn's 8x8 digits instead")
-        ds = datasets.load_dataset("digits")
-    if part == "test":
-        if ds.X_test is None:
-            raise ValueError(f"dataset {config.dataset!r}: {spec} has no test split")
-        ds = dataclasses.replace(ds, name=f"{ds.name}:test", X_train=ds.X_test, y_train=ds.y_test,
-                                 X_test=None, y_test=None)
-    elif part == "train":
-        ds = dataclasses.replace(ds, name=f"{ds.name}:train", X_test=None, y_test=None)
+        ds = data.load_dataset("digits" + (f":{split}" if split else ""))
+    if ds.lazy and config.embed:
+        raise ValueError(f"dataset {config.dataset!r} is read lazily (out of core); --embed needs "
+                         "the rows in memory: use --subsample N, or no --embed")
     return ds, notes
-
-
-def _open_zarr(path):
-    """A .zarr store as a Dataset whose X is a lazy dask array (its ``y``, if any, in memory)."""
-    from .cluster._outofcore import open_array, zarr_labels
-    from .datasets import Dataset
-
-    X = open_array(path)
-    side = int(round(np.sqrt(X.shape[1])))
-    shape = (side, side) if side * side == X.shape[1] else None
-    return Dataset(Path(path).stem, X, zarr_labels(path), image_shape=shape)
 
 
 def _lazy(X):
@@ -228,7 +197,8 @@ def subsample(ds, config):
     from .preprocessing import balanced_subsample
 
     idx = balanced_subsample(ds.X_train, ds.y_train, config.subsample, random_state=config.seed)
-    return dataclasses.replace(ds, X_train=ds.X_train[idx], y_train=ds.y_train[idx])
+    # From a lazy source the sample is read into memory: that is what it is for.
+    return dataclasses.replace(ds, X_train=np.asarray(ds.X_train[idx]), y_train=ds.y_train[idx])
 
 
 def load_data(config, progress=None):
@@ -283,7 +253,10 @@ def fit_evaluate(config, ds, X_train, X_test):
     if (config.dask_workers or config.scheduler) and isinstance(X_train, np.ndarray):
         import dask.array as da
 
-        X_fit = da.from_array(X_train, chunks=(max(1024, -(-X_train.shape[0] // 8)), -1))
+        from ._blocks import block_rows
+
+        rows = block_rows(X_train.shape[0], X_train.shape[1] * X_train.dtype.itemsize)
+        X_fit = da.from_array(X_train, chunks=(rows, -1))
     t0 = time.perf_counter()
     model.fit(X_fit)
     seconds = time.perf_counter() - t0

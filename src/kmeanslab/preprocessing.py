@@ -7,6 +7,7 @@ scikit-learn) and follows the scikit-learn transformer API, so it fits in a ``Pi
 from __future__ import annotations
 
 import numbers
+import sys
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,12 +50,21 @@ class UnitScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.clip = clip
 
     def fit(self, X, y=None):
-        """Record the minimum and maximum of X (per feature or global)."""
-        X = validate_data(self, X, accept_sparse="csr", dtype=FLOAT_DTYPES, reset=True)
-        if X.shape[0] == 0:
-            raise ValueError("X has no rows; UnitScaler needs at least one to fit")
+        """Record the minimum and maximum of X (per feature or global).
+
+        A dask array is scanned lazily, block by block, in one pass.
+        """
         axis = 0 if self.per_feature else None
-        lo, hi = X.min(axis=axis), X.max(axis=axis)
+        if _is_dask(X):
+            X = _lazy_floats(self, X, reset=True)
+            import dask
+
+            lo, hi = dask.compute(X.min(axis=axis), X.max(axis=axis))
+        else:
+            X = validate_data(self, X, accept_sparse="csr", dtype=FLOAT_DTYPES, reset=True)
+            if X.shape[0] == 0:
+                raise ValueError("X has no rows; UnitScaler needs at least one to fit")
+            lo, hi = X.min(axis=axis), X.max(axis=axis)
         if sp.issparse(lo):
             lo, hi = lo.toarray().ravel(), hi.toarray().ravel()
         self.data_min_ = np.asarray(lo, dtype=X.dtype)
@@ -71,8 +81,10 @@ class UnitScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return lo, np.where(constant, dtype.type(1), rng), constant
 
     def transform(self, X):
-        """Scale X by the fitted minimum and range."""
+        """Scale X by the fitted minimum and range (a dask array lazily, block by block)."""
         check_is_fitted(self)
+        if _is_dask(X):
+            return _map_rows(self.transform, _lazy_floats(self, X, reset=False))
         X = validate_data(self, X, accept_sparse="csr", dtype=FLOAT_DTYPES, reset=False)
         lo, divisor, constant = self._params(X.dtype)
         if sp.issparse(X):
@@ -135,8 +147,28 @@ class ZScoreScaler(StandardScaler):
         mask = var <= n * eps * var + (n * mean * eps) ** 2
         return mask if mask.any() else None
 
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute the mean and variance of each feature (a dask array lazily, in one pass)."""
+        if not _is_dask(X):
+            return super().fit(X, y, sample_weight)
+        if sample_weight is not None:
+            raise TypeError("ZScoreScaler on a dask array takes no sample_weight")
+        import dask
+
+        self._reset()
+        X = _lazy_floats(self, X, reset=True)
+        mean, var = dask.compute(X.mean(axis=0, dtype=np.float64), X.var(axis=0, dtype=np.float64))
+        self.n_samples_seen_ = X.shape[0]
+        self.mean_ = mean if self.with_mean else None
+        self.var_ = var if self.with_std else None
+        self.scale_ = np.where(var > 0, np.sqrt(var), 1.0) if self.with_std else None
+        return self
+
     def transform(self, X, copy=None):
         """Standardize X; features constant in the training data map to 0."""
+        if _is_dask(X):
+            check_is_fitted(self)
+            return _map_rows(self.transform, _lazy_floats(self, X, reset=False))
         Xt = super().transform(X, copy=copy)
         constant = self._constant_features()
         if constant is not None:
@@ -146,6 +178,30 @@ class ZScoreScaler(StandardScaler):
             else:
                 Xt[:, constant] = 0
         return Xt
+
+
+def _is_dask(X):
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(X, da.Array)
+
+
+def _lazy_floats(est, X, reset):
+    """A 2-D dask array as floats (integers become float64), checked as ``validate_data`` would."""
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"expected a 2-D array with at least one row, got shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X must be numeric, got dtype {X.dtype}")
+    if reset:
+        est.n_features_in_ = X.shape[1]
+    elif X.shape[1] != est.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+                         f"{est.n_features_in_} features as input")
+    return X if X.dtype.kind == "f" else X.astype(np.float64)
+
+
+def _map_rows(transform, X):
+    """``transform`` applied to each block of rows of a dask array, lazily."""
+    return X.map_blocks(transform, dtype=X.dtype, meta=np.empty((0, 0), dtype=X.dtype))
 
 
 def make_preprocessor(name):

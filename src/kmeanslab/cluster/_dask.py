@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from dask.sizeof import sizeof
 
+from .._blocks import block_rows as _block_rows
 from . import _engine
 
 logger = logging.getLogger("kmeanslab")
@@ -44,7 +45,7 @@ def as_dask(X, n_features=None, block_rows=None):
         X = check_X(X)
         if sp.issparse(X):
             raise TypeError("backend='dask' takes dense X; sparse input runs in-process")
-        rows = block_rows or max(256, -(-X.shape[0] // 8))
+        rows = block_rows or _block_rows(X.shape[0], X.shape[1] * X.dtype.itemsize)
         X = da.from_array(X, chunks=(rows, -1))
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D, got a dask array of shape {X.shape}")
