@@ -233,8 +233,8 @@ def test_cli_run_on_zarr_joins_a_scheduler(client, mnist_small, tmp_path, monkey
     zarr = pytest.importorskip("zarr")
     import json
 
-    from kmeanslab import experiment
     from kmeanslab.cli import main
+    from kmeanslab.experiment import runner as experiment
 
     X, y = mnist_small
     group = zarr.open_group(str(tmp_path / "d.zarr"), mode="w")
@@ -249,7 +249,8 @@ def test_cli_run_on_zarr_joins_a_scheduler(client, mnist_small, tmp_path, monkey
     assert result["config"]["scheduler"] == client.scheduler.address
     assert result["dataset"]["n_train"] == 2000 and "3000 rows out of core" in result["notes"][0]
     assert np.load(out / "labels.npy").shape == (2000,)
-    assert main(["run", "--dataset", str(tmp_path / "d.zarr"), "--out", str(tmp_path / "x")]) == 2
+    # Lazy rows cannot be embedded (PCA/UMAP need them in memory): a clear error, exit 2.
+    assert main(["run", "--dataset", str(tmp_path / "d.zarr"), "--embed", "pca:5", "--out", str(tmp_path / "x")]) == 2
 
 
 def test_import_kmeanslab_does_not_import_dask():

@@ -9,7 +9,7 @@ import pytest
 from kmeanslab.cli import main
 from kmeanslab.cluster.registry import ESTIMATORS
 from kmeanslab.experiment import load_toml
-from kmeanslab.sweep import METRIC_ALGORITHMS, cells, sweep_from_dict
+from kmeanslab.experiment.sweep import METRIC_ALGORITHMS, cells, sweep_from_dict
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # Per example: the flags that shrink it for a test, and the cells the shrunk sweep has.

@@ -12,7 +12,7 @@ import pytest
 from kmeanslab import metrics
 from kmeanslab.data import load_dataset
 from kmeanslab.experiment import RunConfig, run
-from kmeanslab.report import page
+from kmeanslab.experiment.report import page
 
 PNG = b"\x89PNG\r\n\x1a\n"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

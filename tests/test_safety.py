@@ -18,7 +18,7 @@ import pytest
 import kmeanslab
 from kmeanslab.cli import main
 from kmeanslab.experiment import RunConfig, load_toml
-from kmeanslab.sweep import cell_id, cells, sweep_from_dict
+from kmeanslab.experiment.sweep import cell_id, cells, sweep_from_dict
 
 SRC = Path(kmeanslab.__file__).resolve().parent
 SOURCES = sorted(SRC.rglob("*.py"))

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from kmeanslab import metrics
-from kmeanslab.choosek import knee
+from kmeanslab.experiment.choosek import knee
 from kmeanslab.cli import main
 from kmeanslab.experiment import RunConfig, run
-from kmeanslab.sweep import cell_id, cells, parse_values, sanitize, sweep_from_dict
+from kmeanslab.experiment.sweep import cell_id, cells, parse_values, sanitize, sweep_from_dict
 
 # A small, quick grid on scikit-learn's digits: 5 values of k x 2 seeds = 10 cells.
 GRID = ["--dataset", "digits", "--k", "2:6", "--seeds", "0:1", "--n-init", "1", "--max-iter", "50"]
@@ -182,7 +182,7 @@ def test_ctrl_c_swallowed_by_a_weakref_callback_still_stops_the_sweep(monkeypatc
     signal: the sweep stops after that cell, which is not saved."""
     import weakref
 
-    from kmeanslab import sweep
+    from kmeanslab.experiment import sweep
 
     real = sweep.run_cell
     calls = []
@@ -256,8 +256,8 @@ def test_bad_sweep_configs_are_one_line(capsys, tmp_path, text, needle):
 
 
 def test_data_are_loaded_once_and_prepared_once_per_preprocessing(monkeypatch, tmp_path):
-    import kmeanslab.experiment as experiment
-    from kmeanslab import sweep
+    import kmeanslab.experiment.runner as experiment
+    from kmeanslab.experiment import sweep
 
     calls = {"load_raw": 0, "prepare": []}
     real_load, real_prepare = experiment.load_raw, experiment.prepare
@@ -285,7 +285,7 @@ def test_ctrl_c_inside_compiled_code_is_an_interrupt(monkeypatch, tmp_path, caps
     """Ctrl-C that lands while numba loads or runs a kernel comes out as a SystemError
     caused by the KeyboardInterrupt: the sweep still stops as interrupted (exit 130, cells
     kept), and other SystemErrors are not taken for one."""
-    from kmeanslab import sweep
+    from kmeanslab.experiment import sweep
     from kmeanslab._io import interrupted
 
     def ctrl_c_in_numba(*args, **kwargs):

@@ -16,12 +16,13 @@ _LAZY = {
     "SphericalKMeans": "kmeanslab.cluster",
     "k_means": "kmeanslab.cluster",
     "kmeans_plusplus": "kmeanslab.cluster",
-    "load_mnist": "kmeanslab.datasets",
-    "load_idx": "kmeanslab.datasets",
-    "load_digits": "kmeanslab.datasets",
-    "load_array": "kmeanslab.datasets",
+    "load_mnist": "kmeanslab.data",
+    "load_idx": "kmeanslab.data",
+    "load_digits": "kmeanslab.data",
+    "load_array": "kmeanslab.data",
+    "load_dataset": "kmeanslab.data",
 }
-_SUBMODULES = {"cluster", "datasets", "metrics", "plots", "preprocessing", "experiment", "report", "cli"}
+_SUBMODULES = {"cluster", "data", "datasets", "metrics", "plots", "preprocessing", "embed", "experiment", "cli"}
 
 __all__ = sorted(_LAZY) + sorted(_SUBMODULES)
 

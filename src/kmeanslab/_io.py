@@ -1,6 +1,8 @@
 """Atomic file writing (shared by every module that writes results or downloads) and
 Ctrl-C handling that loses no interrupt."""
 
+import io
+import json
 import os
 import secrets
 import shutil
@@ -9,6 +11,8 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 
 @contextmanager
@@ -33,6 +37,32 @@ def atomic_open(path, check=None, suffix=".tmp"):
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` to ``path`` via a temporary file and rename: never half a file."""
+    with atomic_open(path) as fh:
+        fh.write(data)
+
+
+def atomic_save_npy(path, array):
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_write_json(path, obj):
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_json_default) + "\n").encode())
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def interrupted(exc):

@@ -15,7 +15,7 @@ EXIT_INTERRUPTED = 130
 
 from ._io import interrupt_guard, interrupted  # noqa: E402
 # The rows of the printed table: the report's, so the two always agree.
-from .report import METRIC_ROWS as TABLE_ROWS  # noqa: E402
+from .experiment.report import METRIC_ROWS as TABLE_ROWS  # noqa: E402
 
 
 class UsageError(Exception):
@@ -63,9 +63,9 @@ def add_run_flags(p, grid=False):
     span = " (a list a,b,c or an inclusive range a:b)" if grid else ""
     axis = str if grid else None
     p.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file; flags override it")
-    p.add_argument("--dataset", help="mnist | digits | iris | PATH (IDX folder, .npy, .npz, .csv, "
-                                     ".zarr: read lazily, fitted with Dask); "
-                                     "NAME:test clusters that split alone (e.g. mnist:test)")
+    p.add_argument("--dataset", help="mnist | digits | iris | PATH (IDX folder, .npy, .npz, .csv, .zarr; "
+                                     ".zarr and .npy over 1 GiB are read lazily, fitted with Dask); "
+                                     "NAME:test clusters that split alone, NAME:all both (e.g. mnist:test)")
     p.add_argument("--k", type=axis or _positive_int, help="number of clusters (default 10)" + span)
     p.add_argument("--algorithm", help="kmeans | minibatch | soft | kmedians | spherical" + many)
     if grid:
@@ -156,7 +156,7 @@ def config_from_args(args, section=None):
 
 def sweep_from_args(args, choose_k=False):
     """A SweepSpec: file base settings < file [sweep] table < flags (an axis flag replaces the axis)."""
-    from .sweep import sweep_from_dict
+    from .experiment.sweep import sweep_from_dict
 
     base, grid = _read_config(args.config, allow_sweep=True)
     if base.pop("quiet", False) and not args.quiet:
@@ -264,7 +264,8 @@ class ProgressBar:
 
 
 def _run_grid(args, spec):
-    from .sweep import SweepInterrupted, run_sweep, write_summary
+    from .experiment.summary import write_summary
+    from .experiment.sweep import SweepInterrupted, run_sweep
 
     out = spec.base.out
     say = _say(args)

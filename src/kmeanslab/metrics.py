@@ -451,3 +451,17 @@ def cluster_summary(y, labels, n_clusters=None):
         "gini": gin,
         "classes": classes,
     }
+
+
+def center_distances(X, labels, centers, block=8192):
+    """Euclidean distance of each row of ``X`` to its own centre, in row blocks."""
+    import scipy.sparse as sp
+
+    centers = np.asarray(centers)
+    out = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], block):
+        rows = X[start:start + block]
+        rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
+        diff = rows - centers[labels[start:start + block]]
+        out[start:start + block] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    return out

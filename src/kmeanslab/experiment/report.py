@@ -139,7 +139,7 @@ def mosaic_figure(rows, image_shape, row_titles, path, title=None, cmap="gray_r"
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from .plots import save_figure
+    from ..plots import save_figure
 
     h, w = int(image_shape[0]), int(image_shape[1])
     ncols = max(1, max(len(r) for r in rows))
@@ -229,7 +229,7 @@ def write_run_report(out, result):
               "<h2>Config</h2>", kv_table(cfg),
               "<h2>Timings (s)</h2>", kv_table({k: round(v, 3) for k, v in result.get("timings", {}).items()})]
     html_text = page(f"kmeanslab run: {ds['name']} k={cfg['k']}", "\n".join(p for p in parts if p))
-    from .experiment import atomic_write_bytes
+    from .._io import atomic_write_bytes
 
     atomic_write_bytes(out / "report.html", html_text.encode("utf-8"))
     return out / "report.html"
@@ -264,7 +264,7 @@ def write_sweep_report(out, title, config, axes, header, rows, figures, choose_k
     parts.append('<h2>Figures</h2><div class="grid">')
     parts += [figure(out / name, caption) for name, caption in figures]
     parts += ["</div>", "<h2>Base config</h2>", kv_table(config)]
-    from .experiment import atomic_write_bytes
+    from .._io import atomic_write_bytes
 
     atomic_write_bytes(out / "report.html", page(title, "\n".join(p for p in parts if p)).encode("utf-8"))
     return out / "report.html"
@@ -300,7 +300,7 @@ def sweep_figures(out, records, axes, splits, choose_k=None):
     answers: choose_<criterion>.png. Lines are means over seeds with min–max bands;
     every value is a cell's metric as :mod:`kmeanslab.metrics` computed it.
     """
-    from . import plots
+    from .. import plots
     from .choosek import CRITERIA, knee
 
     out = Path(out)

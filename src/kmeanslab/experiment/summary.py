@@ -1,0 +1,113 @@
+"""A finished sweep's outputs: sweep.csv (exact values per cell), sweep.md (mean ± sd over
+seeds), sweep.json, the curves and report.html, written all or none."""
+
+import numpy as np
+
+from .._io import atomic_write_bytes, atomic_write_json, checkpoint, interrupt_guard, staged_folder
+
+
+METRICS = ("sse", "mean_sse", "purity", "gini", "accuracy_majority", "accuracy_hungarian", "nmi", "ari",
+           "objective")
+MD_METRICS = (("sse", "SSE", "{:.6g}"), ("purity", "purity", "{:.4f}"), ("gini", "Gini", "{:.4f}"),
+              ("accuracy_hungarian", "acc (H)", "{:.4f}"), ("nmi", "NMI", "{:.4f}"), ("ari", "ARI", "{:.4f}"))
+
+
+def _csv_value(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # shortest text that reads back as the same float
+    return str(value)
+
+
+def table_rows(spec, records):
+    """(header, rows) of sweep.csv: one row per cell, grid order, exact values."""
+    splits = [s for s in ("train", "test") if any(s in r["metrics"] for _, _, r in records)]
+    header = ["cell"] + list(spec.axes) + ["n_train", "n_test", "n_iter"]
+    header += [f"{s}_{m}" for s in splits for m in METRICS]
+    if spec.choose_k:
+        header += ["silhouette", "calinski_harabasz", "davies_bouldin"]
+    rows = []
+    for cid, params, r in records:
+        row = [cid] + [params[a] for a in spec.axes] + [r["n_train"], r["n_test"], r["n_iter"]]
+        row += [r["metrics"].get(s, {}).get(m) for s in splits for m in METRICS]
+        if spec.choose_k:
+            row += [r["criteria"][c] for c in ("silhouette", "calinski_harabasz", "davies_bouldin")]
+        rows.append(row)
+    return header, rows, splits
+
+
+def _spread(values, fmt):
+    """"mean ± sd" (population sd over seeds), or the value alone for one seed."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-", None
+    mean = float(np.mean(values))
+    if len(values) == 1:
+        return fmt.format(mean), mean
+    sd = float(np.std(values))
+    return f"{fmt.format(mean)} ± {('{:.3g}' if 'g' in fmt else fmt).format(sd)}", mean
+
+
+def grouped(spec, records, splits):
+    """(header, rows) of sweep.md: one row per setting, mean ± sd over seeds."""
+    shown = [a for a in spec.axes if a != "seed" and (len(spec.axes[a]) > 1 or a == "k")]
+    groups = {}
+    for _, params, r in records:
+        groups.setdefault(tuple(params[a] for a in shown), []).append(r)
+    header = shown + ["seeds"] + [f"{s} {label}" for s in splits for _, label, _ in MD_METRICS]
+    rows = []
+    for key, res in groups.items():
+        row = [str(v) for v in key] + [str(len(res))]
+        for s in splits:
+            for m, _, fmt in MD_METRICS:
+                row.append(_spread([r["metrics"].get(s, {}).get(m) for r in res], fmt)[0])
+        rows.append(row)
+    return header, rows
+
+
+def _markdown(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(spec, out, records):
+    """Write sweep.csv, sweep.md, sweep.json (with choose-k answers; choose_k.json too when
+    asked for), the figures and report.html from finished cells, all or none of them;
+    returns the sweep.json dict."""
+    with interrupt_guard(), staged_folder(out, last=("sweep.json",)) as stage:
+        return _write_summary(spec, stage, records)
+
+
+def _write_summary(spec, out, records):
+    import csv
+    import io
+
+    from . import report
+    from .choosek import choose_k
+
+    header, rows, splits = table_rows(spec, records)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([[_csv_value(v) for v in row] for row in rows])
+    atomic_write_bytes(out / "sweep.csv", buf.getvalue().encode())
+    md_header, md_rows = grouped(spec, records, splits)
+    atomic_write_bytes(out / "sweep.md", _markdown(md_header, md_rows).encode())
+    checkpoint("summary")
+
+    varying = [a for a in spec.axes if len(spec.axes[a]) > 1]
+    others = [a for a in varying if a not in ("k", "seed")]
+    answers = choose_k([(p, r) for _, p, r in records], others) if spec.choose_k else None
+    figures = report.sweep_figures(out, [(p, r) for _, p, r in records], spec.axes, splits, answers)
+    notes = sorted({n for _, _, r in records for n in r.get("notes", [])})
+    summary = {"base": spec.base.to_dict(), "axes": spec.axes, "cells": len(records),
+               "choose_k": answers, "notes": notes, "figures": [name for name, _ in figures]}
+    atomic_write_json(out / "sweep.json", summary)
+    if answers is not None:
+        atomic_write_json(out / "choose_k.json", answers)
+    title = f"kmeanslab sweep: {records[0][2]['dataset']}, {len(records)} cells"
+    report.write_sweep_report(out, title, spec.base.to_dict(), spec.axes, md_header, md_rows, figures,
+                              choose_k=answers, notes=notes)
+    return summary
