@@ -151,12 +151,12 @@ def fit_minibatch(est, X, sample_weight=None):
                 idx = cdf.searchsorted(rs.random_sample(b), side="right")
                 batch = _engine.Data(xb[idx], unit)
                 inertia, new = minibatch_step(batch, centers, est._counts, rs, est._random_reassign(),
-                                              est.reassignment_ratio)
+                                              est.reassignment_ratio, est.verbose)
                 diff = float(((new - centers) ** 2).sum()) if est._tol > 0 else 0.0
                 centers = new
                 history.append(inertia / b * total_weight)
                 step += 1
-                if est._converged(step - 1, n, diff, inertia) or step >= n_steps:
+                if est._converged(step - 1, n_steps, n, diff, inertia) or step >= n_steps:
                     done = True
                     break
             if done:
