@@ -1,12 +1,13 @@
 """A drop-in for sklearn.cluster.KMeans / MiniBatchKMeans: what users rely on, side by side.
 
-verbose output, warnings and error messages, iteration counts, transform accuracy.
-(Attributes and meta-estimators: test_sklearn_api.py.)
+verbose output, warnings and error messages, iteration counts, transform accuracy,
+attributes, pickling and meta-estimators; the family estimators where they apply.
 """
 
 import contextlib
 import io
 import logging
+import pickle
 import re
 import warnings
 
@@ -14,8 +15,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import sklearn.cluster as skc
+from sklearn.base import clone
 from sklearn.datasets import make_blobs
 from sklearn.metrics.pairwise import euclidean_distances
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from kmeanslab.cluster import (KMeans, KMedians, MiniBatchKMeans, SoftKMeans, SphericalKMeans,
                                k_means, kmeans_plusplus)
@@ -231,3 +236,274 @@ def test_x_squared_norms_error_carries_sklearns_phrase():
     for f in (kmeans_plusplus, skc.kmeans_plusplus):
         with pytest.raises(ValueError, match=re.escape("n_samples=100 should be >= n_clusters=101.")):
             f(X, 101)
+
+
+# -- 3. iteration count and stopping rule ---------------------------------------------------
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_fixed_point_stops_after_one_iteration_even_with_tol_zero(algorithm, dtype):
+    """Rows repeated, the initial centres on them: no centre can move, so the shift is 0 <=
+    tol = 0 at iteration 0 (in float64 the mean of 3, 5 or 7 copies of a row is not always
+    the row: it is settled exactly)."""
+    for seed in range(20):
+        rng = np.random.RandomState(seed)
+        for copies in (3, 5, 7):
+            base = rng.rand(4, 3) * 10.0 ** rng.uniform(-3, 3)
+            X = np.repeat(base, copies, axis=0).astype(dtype)
+            km = KMeans(4, init=X[::copies], tol=0, algorithm=algorithm).fit(X)
+            assert km.n_iter_ == 1, (seed, copies)
+            np.testing.assert_array_equal(km.cluster_centers_, X[::copies])
+            np.testing.assert_array_equal(km.labels_, np.repeat(np.arange(4), copies))
+            assert km.inertia_ == 0
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("tol", [1e-4, 0.0])
+def test_duplicates_with_centres_on_them_match_sklearn(algorithm, dtype, tol):
+    base = np.array([[0, 0], [1, 0], [8, 0], [9, 0], [0, 8]], dtype=dtype)
+    X = np.repeat(base, 4, axis=0)  # no ties; means of 4 or 8 rows: exact in both libraries
+    for K, init in ((5, base), (3, base[[0, 2, 4]])):
+        ours = KMeans(K, init=init, tol=tol, algorithm=algorithm).fit(X)
+        ref = skc.KMeans(K, init=init, tol=tol, n_init=1, algorithm=SK_ALGORITHM[algorithm]).fit(X)
+        assert ours.n_iter_ == ref.n_iter_
+        np.testing.assert_array_equal(ours.labels_, ref.labels_)
+        assert ours.inertia_ == pytest.approx(ref.inertia_, rel=1e-6, abs=1e-12)
+    assert KMeans(5, init=base, tol=tol, algorithm=algorithm).fit(X).n_iter_ == 1
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("stop", ["tolerance", "strict", "max_iter"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_iterations_labels_inertia_match_sklearn(blobs, algorithm, stop, sparse):
+    """From the same centres: the same iteration count, labels and inertia, whichever rule
+    stops the run (the verbose lines say which)."""
+    tol, max_iter = {"tolerance": (5e-2, 300), "strict": (0.0, 300), "max_iter": (0.0, 3)}[stop]
+    X = sp.csr_matrix(blobs) if sparse else blobs
+    rng = np.random.RandomState(3)
+    for _ in range(3):
+        init = blobs[rng.choice(len(blobs), 9, replace=False)]
+        kw = dict(init=init, tol=tol, max_iter=max_iter, verbose=1)
+        ours = KMeans(9, algorithm=algorithm, **kw)
+        ref = skc.KMeans(9, n_init=1, algorithm=SK_ALGORITHM[algorithm], **kw)
+        last = _printed(lambda: ours.fit(X))[-1]
+        assert _shape([last])[0] == _shape(_printed(lambda: ref.fit(X))[-1:])[0]
+        assert ours.n_iter_ == ref.n_iter_
+        np.testing.assert_array_equal(ours.labels_, ref.labels_)
+        assert ours.inertia_ == pytest.approx(ref.inertia_, rel=1e-10)
+        if stop == "max_iter":
+            assert ours.n_iter_ == 3 and last.startswith("Iteration 2,")
+        else:
+            assert ("strict" in last) == (stop == "strict")
+
+
+# -- 4. transform accuracy ---------------------------------------------------------------------
+EUCLIDEAN = {
+    "kmeans": lambda: KMeans(6, random_state=0),
+    "minibatch": lambda: MiniBatchKMeans(6, random_state=0, batch_size=200),
+    "soft": lambda: SoftKMeans(6, beta=2.0, random_state=0),
+}
+
+
+@pytest.mark.parametrize("name", list(EUCLIDEAN))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_transform_of_the_centres_has_an_exact_zero_diagonal(blobs, name, dtype, sparse):
+    X = (blobs + 100).astype(dtype)  # far from the origin: ||x||^2 + ||c||^2 >> ||x - c||^2
+    km = EUCLIDEAN[name]().fit(X)
+    C = km.cluster_centers_
+    D = km.transform(sp.csr_matrix(C) if sparse else C)
+    assert D.dtype == dtype
+    np.testing.assert_array_equal(np.diag(D), 0)
+    ref = np.sqrt(((C[:, None, :].astype(np.float64) - C[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(D, ref, rtol=np.finfo(np.float32).eps if dtype == np.float32 else 1e-12)
+
+
+def _rel_err(D, X, C):
+    """Largest relative error of distances D against a long-double reference (D != 0)."""
+    X, C = X.astype(np.longdouble), C.astype(np.longdouble)
+    ref = np.sqrt(((X[:, None, :] - C[None]) ** 2).sum(-1))
+    ok = ref > 0
+    return float(np.max(np.abs(D.astype(np.longdouble)[ok] - ref[ok]) / ref[ok]))
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
+                    reason="needs a long double wider than float64 for the reference")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("data", ["uniform", "offset", "near_centres"])
+def test_transform_is_as_accurate_as_sklearn(dtype, data):
+    rng = np.random.RandomState(0)
+    X = {"uniform": lambda: rng.rand(1500, 20),
+         "offset": lambda: rng.randn(1500, 20) + 3,
+         "near_centres": lambda: 100 + np.repeat(rng.randn(6, 20), 250, axis=0) * 1e-2
+         + rng.randn(1500, 20) * 1e-5}[data]().astype(dtype)
+    km = KMeans(6, random_state=0).fit(X)
+    ours = _rel_err(km.transform(X), X, km.cluster_centers_)
+    # what sklearn.cluster.KMeans.transform computes
+    ref = _rel_err(euclidean_distances(X, km.cluster_centers_), X, km.cluster_centers_)
+    assert ours <= ref
+    if dtype == np.float32:  # the float64 value, rounded once
+        assert ours <= np.finfo(np.float32).eps / 2 * (1 + 1e-6)
+    else:
+        assert ours <= 1e-9
+
+
+# -- 5. attributes and meta-estimators, side by side ------------------------------------------
+PAIRS = {  # ours and scikit-learn's, fitting the same centres
+    "kmeans": (lambda X: KMeans(5, init=X[:5]), lambda X: skc.KMeans(5, init=X[:5], n_init=1)),
+    "minibatch": (lambda X: MiniBatchKMeans(5, init=X[:5], batch_size=100, random_state=0),
+                  lambda X: skc.MiniBatchKMeans(5, init=X[:5], batch_size=100, random_state=0)),
+}
+ALL = {
+    "kmeans": lambda: KMeans(5, random_state=0),
+    "minibatch": lambda: MiniBatchKMeans(5, batch_size=100, random_state=0),
+    "soft": lambda: SoftKMeans(5, random_state=0),
+    "kmedians": lambda: KMedians(5, random_state=0),
+    "spherical": lambda: SphericalKMeans(5, random_state=0),
+}
+
+
+@pytest.mark.parametrize("init, kmeans, minibatch", [
+    ("k-means++", 1, 1), ("random", 10, 3), ("callable", 10, 3), ("array", 1, 1)])
+def test_n_init_auto_resolves_as_sklearn(blobs, init, kmeans, minibatch):
+    """Counted from the verbose lines of each init (KMeans: 10 runs for "random" and a
+    callable, 1 otherwise; MiniBatchKMeans: 3 and 1)."""
+    def callable_init(X, n_clusters, random_state):
+        return X[random_state.choice(len(X), n_clusters, replace=False)]
+
+    init = {"callable": callable_init, "array": blobs[:5]}.get(init, init)
+    for ours, ref, marker, n in ((KMeans, skc.KMeans, "Initialization complete", kmeans),
+                                 (MiniBatchKMeans, skc.MiniBatchKMeans, "Init ", minibatch)):
+        for cls in (ours, ref):
+            lines = _printed(lambda: cls(5, init=init, verbose=1, random_state=0).fit(blobs))
+            assert sum(line.startswith(marker) for line in lines) == n, cls
+
+
+@pytest.mark.parametrize("init, kmeans, minibatch", [("k-means||", 1, 1), ("random-uniform", 10, 3)])
+def test_n_init_auto_for_our_own_inits(blobs, init, kmeans, minibatch):
+    for cls, marker, n in ((KMeans, "Initialization complete", kmeans),
+                           (MiniBatchKMeans, "Init ", minibatch)):
+        lines = _printed(lambda: cls(5, init=init, verbose=1, random_state=0).fit(blobs))
+        assert sum(line.startswith(marker) for line in lines) == n
+
+
+@pytest.mark.parametrize("name", list(PAIRS))
+def test_feature_names_and_counts_as_sklearn(blobs, name):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(blobs, columns=[f"f{i}" for i in range(blobs.shape[1])])
+    ours, ref = (make(blobs).fit(df) for make in PAIRS[name])
+    assert ours.n_features_in_ == ref.n_features_in_ == 6
+    np.testing.assert_array_equal(ours.feature_names_in_, ref.feature_names_in_)
+    np.testing.assert_array_equal(ours.get_feature_names_out(), ref.get_feature_names_out())
+    np.testing.assert_array_equal(ours.predict(df), ref.predict(df))
+    renamed = df.rename(columns={"f0": "g0"})
+    for est in (ours, ref):
+        with pytest.raises(ValueError, match="The feature names should match those that were "
+                                             "passed during fit"):
+            est.predict(renamed)
+        with pytest.warns(UserWarning, match="X does not have valid feature names"):
+            est.predict(blobs)
+        with pytest.raises(ValueError, match="X has 5 features, but .* is expecting 6 features"):
+            est.predict(blobs[:, :5])
+        est.fit(blobs)
+        assert not hasattr(est, "feature_names_in_") and est.n_features_in_ == 6
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_feature_names_of_the_family(blobs, name):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(np.abs(blobs), columns=[f"f{i}" for i in range(blobs.shape[1])])
+    est = ALL[name]().fit(df)
+    assert est.n_features_in_ == 6 and list(est.feature_names_in_) == list(df.columns)
+    assert list(est.get_feature_names_out()) == [f"{type(est).__name__.lower()}{i}" for i in range(5)]
+
+
+@pytest.mark.parametrize("name", list(PAIRS))
+def test_set_output_pandas_as_sklearn(blobs, name):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(blobs, columns=[f"f{i}" for i in range(blobs.shape[1])],
+                      index=np.arange(len(blobs)) * 3)
+    ours, ref = (make(blobs).set_output(transform="pandas") for make in PAIRS[name])
+    a, b = ours.fit_transform(df), ref.fit_transform(df)
+    assert isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame)
+    assert list(a.columns) == list(b.columns) and a.index.equals(b.index)
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-10)
+    assert isinstance(ours.transform(blobs), pd.DataFrame)
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_set_output_pandas_for_the_family(blobs, name):
+    pd = pytest.importorskip("pandas")
+    est = ALL[name]().set_output(transform="pandas")
+    out = est.fit_transform(np.abs(blobs))
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == list(est.get_feature_names_out())
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_pickled_model_predicts_the_same(blobs, name):
+    X = np.abs(blobs)
+    est = ALL[name]().fit(X)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.predict(X), est.predict(X))
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))
+    assert again.score(X) == est.score(X)
+    np.testing.assert_array_equal(again.cluster_centers_, est.cluster_centers_)
+
+
+def test_pickled_minibatch_resumes_partial_fit(blobs):
+    a = MiniBatchKMeans(5, random_state=0)
+    for part in np.array_split(blobs, 4)[:2]:
+        a.partial_fit(part)
+    b = pickle.loads(pickle.dumps(a))
+    for part in np.array_split(blobs, 4)[2:]:
+        a.partial_fit(part)
+        b.partial_fit(part)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_clone_and_params_round_trip(blobs, name):
+    est = ALL[name]()
+    params = est.get_params()
+    copy = clone(est)
+    assert copy is not est and copy.get_params() == params
+    assert est.set_params(**params) is est and est.get_params() == params
+    est.set_params(n_clusters=3, max_iter=7).fit(np.abs(blobs))
+    assert est.n_clusters == 3 and est.cluster_centers_.shape == (3, 6) and est.n_iter_ <= 7
+    assert not hasattr(clone(est), "cluster_centers_") and clone(est).get_params()["n_clusters"] == 3
+
+
+@pytest.mark.parametrize("ours, ref", [(KMeans, skc.KMeans), (MiniBatchKMeans, skc.MiniBatchKMeans)])
+def test_sklearns_parameters_and_defaults(ours, ref):
+    """Every parameter of scikit-learn's class, with its default (our algorithm defaults to
+    "auto": Lloyd's labels, found faster)."""
+    mine, theirs = ours().get_params(), ref().get_params()
+    assert set(theirs) <= set(mine)
+    differ = {k for k in theirs if mine[k] != theirs[k]}
+    assert differ == ({"algorithm"} if ours is KMeans else set())
+
+
+@pytest.mark.parametrize("name", list(PAIRS))
+def test_in_a_pipeline_as_sklearn(blobs, name):
+    ours, ref = (make_pipeline(StandardScaler(),
+                               type(make(blobs))(5, init="random", n_init=1, random_state=0))
+                 for make in PAIRS[name])
+    ours.fit(blobs)
+    ref.fit(blobs)
+    np.testing.assert_array_equal(ours.predict(blobs), ref.predict(blobs))
+    np.testing.assert_allclose(ours.transform(blobs), ref.transform(blobs), rtol=1e-9)
+    assert ours.score(blobs) == pytest.approx(ref.score(blobs), rel=1e-9)
+
+
+@pytest.mark.parametrize("name", list(PAIRS))
+def test_grid_search_by_score_as_sklearn(blobs, name):
+    grid = {"n_clusters": [2, 4, 7, 9]}
+    searches = [GridSearchCV(type(make(blobs))(init="random", n_init=1, random_state=0), grid,
+                             cv=3).fit(blobs) for make in PAIRS[name]]
+    ours, ref = searches
+    assert ours.best_params_ == ref.best_params_ == {"n_clusters": 9}
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"],
+                               ref.cv_results_["mean_test_score"], rtol=1e-9)

@@ -120,7 +120,8 @@ class KMedians(_BaseKMeans):
     tol : float, default=1e-4
         Threshold on the total squared centre shift, relative to the mean per-feature
         variance of X (as :class:`KMeans`).
-    verbose : int, default=0
+    verbose : int or bool, default=0
+        As :class:`KMeans` (the inertia printed is the L1 objective).
     random_state : int, RandomState or None
 
     Attributes

@@ -75,7 +75,9 @@ class MiniBatchKMeans(_BaseKMeans):
     max_iter : int, default=100
         Maximum number of passes over the data (in steps: ``max_iter * n // batch_size``).
     batch_size : int, default=1024
-    verbose : int, default=0
+    verbose : int or bool, default=0
+        When > 0, print scikit-learn's progress lines on stdout (each init's inertia,
+        each step's batch inertia, why it stopped, reassignments).
     compute_labels : bool, default=True
         Compute ``labels_`` and the exact ``inertia_`` on the whole data at the end.
     random_state : int, RandomState or None
