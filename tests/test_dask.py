@@ -223,6 +223,21 @@ def test_worker_killed_mid_fit(client, small):
     assert pids[victim] not in client.run(os.getpid).values()
 
 
+@pytest.mark.parametrize("algorithm, tol", [("lloyd", 1e-3), ("elkan", 0.0)])
+def test_verbose_prints_the_in_process_lines(client, small, algorithm, tol):
+    X, Xd = small
+    init = _init(X, 8, seed=2)
+    printed = []
+    for data in (X, Xd):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            KMeans(8, init=init, tol=tol, algorithm=algorithm, verbose=1).fit(data)
+        printed.append([line.split(", inertia")[0].split(": center shift")[0]
+                        for line in out.getvalue().splitlines()])
+    assert printed[0] == printed[1]
+    assert printed[0][0] == "Initialization complete" and printed[0][-1].startswith("Converged at")
+
+
 @pytest.mark.slow  # the run folder: figures and report
 def test_cli_run_on_zarr_joins_a_scheduler(client, mnist_small, tmp_path, monkeypatch):
     zarr = pytest.importorskip("zarr")

@@ -23,8 +23,8 @@ BLOCK = 512
 # recomputed from differences; elsewhere its relative error is below ~2**22 float64
 # epsilons (1e-9; float32 rounds at 6e-8).
 CANCEL = 2.0**-20
-# Differences recomputed per batch: bounds the (pairs, d) temporary.
-PAIRS = 4096
+# Values (pairs x features) of the differences recomputed at a time: 32 MB of float64.
+PAIR_VALUES = 2**22
 
 
 class _Blocks:
@@ -66,8 +66,9 @@ class _Blocks:
         near = np.flatnonzero(d2.min(axis=1) <= CANCEL * (x_sq + c_sq.max(initial=0)))
         rows, cols = np.nonzero(d2[near] <= CANCEL * (x_sq[near, None] + c_sq))
         rows = near[rows]
-        for s in range(0, rows.size, PAIRS):
-            r, c = rows[s:s + PAIRS], cols[s:s + PAIRS]
+        step = max(1, PAIR_VALUES // C.shape[1])
+        for s in range(0, rows.size, step):
+            r, c = rows[s:s + step], cols[s:s + step]
             diff = (xb[r].toarray() if sp.issparse(xb) else xb[r]) - C[c]
             d2[r, c] = np.einsum("ij,ij->i", diff, diff)
         np.maximum(d2, 0, out=d2)

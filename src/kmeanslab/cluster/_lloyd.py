@@ -221,8 +221,8 @@ def relocate_and_update(data, stats, old_centers):
 # the rounding of sums / weights (in float64 the mean of five copies of a row is not
 # always the row): see settle_fixed_points.
 FIXED_POINT_REL = 2.0**-30
-# Rows read at a time by settle_fixed_points.
-SETTLE_BLOCK = 4096
+# Values (rows x features) read at a time by settle_fixed_points: 32 MB of float64.
+SETTLE_VALUES = 2**22
 
 
 def settle_fixed_points(data, labels, weights, old_centers, new_centers, skip=()):
@@ -242,8 +242,9 @@ def settle_fixed_points(data, labels, weights, old_centers, new_centers, skip=()
     rows = np.flatnonzero(near[labels])
     rows = rows[np.argsort(labels[rows], kind="stable")]
     dev = np.zeros_like(old)
-    for s in range(0, rows.size, SETTLE_BLOCK):
-        r = rows[s:s + SETTLE_BLOCK]
+    block = max(1, SETTLE_VALUES // old.shape[1])
+    for s in range(0, rows.size, block):
+        r = rows[s:s + block]
         lab = labels[r]
         part = (data.rows(r).astype(np.float64) - old[lab]) * data.w[r, None].astype(np.float64)
         first = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])

@@ -180,6 +180,12 @@ class MiniBatchKMeans(_BaseKMeans):
             return True
         return False
 
+    def _say_init(self, run, n_init, inertia=None, e=0):
+        """scikit-learn's lines before and after (with its validation ``inertia``) each init."""
+        if self.verbose:
+            print(f"Init {run + 1}/{n_init} with method {self.init}" if inertia is None
+                  else f"Inertia for init {run + 1}/{n_init}: {unscale(inertia, e)}")
+
     def _converged(self, step, n_steps, n_samples, centers_squared_diff, batch_inertia, e=0):
         """Early stopping on the smoothed batch inertia or on the centre change.
 
@@ -241,12 +247,11 @@ class MiniBatchKMeans(_BaseKMeans):
 
         valid = _subset(data, random_state.randint(0, n, self._init_size))
         best_inertia = None
-        say = Progress(self.verbose, e)
         for run in range(n_init):
-            say.say(f"Init {run + 1}/{n_init} with method {self.init}")
+            self._say_init(run, n_init)
             centers = self._init_on_subset(data, K, init, random_state)
             inertia = _engine.assign(valid, centers)[2]
-            say.say(f"Inertia for init {run + 1}/{n_init}: {unscale(inertia, e)}")
+            self._say_init(run, n_init, inertia, e)
             if best_inertia is None or inertia < best_inertia:
                 init_centers, best_inertia = centers, inertia
         centers = init_centers

@@ -121,9 +121,11 @@ def fit_minibatch(est, X, sample_weight=None):
     valid = subset(est._init_size)
     best = None
     for run in range(n_init):
+        est._say_init(run, n_init)
         sub = subset(est._init_size) if est._init_size < n else valid
         centers = est._init_centers(sub if np.any(sub.w > 0) else valid, K, init, rs)
         inertia = _engine.assign(valid, centers)[2]
+        est._say_init(run, n_init, inertia)
         if best is None or inertia < best[0]:
             best = (inertia, centers)
     centers = best[1]

@@ -203,16 +203,14 @@ def check_init_array(init, n_clusters, n_features, name="init"):
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
     if arr.ndim != 2 or arr.shape != (n_clusters, n_features):
-        expected = (f"{name} has shape {arr.shape}; expected (n_clusters, n_features) = "
-                    f"({n_clusters}, {n_features})")
-        # Then scikit-learn's words, which code and tests in the wild match.
-        if arr.ndim == 2 and arr.shape[0] != n_clusters:
-            expected += (f". The shape of the initial centers {arr.shape} does not match the "
-                         f"number of clusters {n_clusters}.")
-        elif arr.ndim == 2:
-            expected += (f". The shape of the initial centers {arr.shape} does not match the "
-                         f"number of features of the data {n_features}.")
-        raise ValueError(expected)
+        message = (f"{name} has shape {arr.shape}; expected (n_clusters, n_features) = "
+                   f"({n_clusters}, {n_features})")
+        if arr.ndim == 2:  # then scikit-learn's words, which code and tests in the wild match
+            what = (f"clusters {n_clusters}" if arr.shape[0] != n_clusters
+                    else f"features of the data {n_features}")
+            message += (f". The shape of the initial centers {arr.shape} does not match the "
+                        f"number of {what}.")
+        raise ValueError(message)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinity")
     return arr
