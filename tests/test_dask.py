@@ -1,6 +1,7 @@
 """The Dask backend on a LocalCluster: same answers as in-process, lazily, surviving a lost worker."""
 
-import logging
+import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -201,31 +202,40 @@ def test_worker_killed_mid_fit(client, small):
     victim = sorted(pids)[0]
     killed = []
 
-    class KillAtSecondIteration(logging.Handler):
-        def emit(self, record):
-            if killed or not record.getMessage().startswith("Iteration 2,"):
-                return
-            os.kill(pids[victim], signal.SIGKILL)
-            killed.append(time.time())
-            deadline = time.time() + 30  # let the scheduler see the worker die, blocks lost
-            while victim in client.scheduler_info()["workers"] and time.time() < deadline:
-                time.sleep(0.05)
+    class KillAtSecondIteration(io.StringIO):
+        """stdout during the fit: the verbose line of the second iteration kills a worker."""
 
-    handler = KillAtSecondIteration()
-    log = logging.getLogger("kmeanslab")
-    log.addHandler(handler)
-    old_level = log.level
-    log.setLevel(logging.INFO)
-    try:
+        def write(self, text):
+            if not killed and text.startswith("Iteration 1,"):
+                os.kill(pids[victim], signal.SIGKILL)
+                killed.append(time.time())
+                deadline = time.time() + 30  # let the scheduler see the worker die, blocks lost
+                while victim in client.scheduler_info()["workers"] and time.time() < deadline:
+                    time.sleep(0.05)
+            return super().write(text)
+
+    with contextlib.redirect_stdout(KillAtSecondIteration()):
         # bounds steppers cached on the workers: the lost ones must be rebuilt, not trusted
         got = KMeans(10, init=init, tol=0, max_iter=300, verbose=1, algorithm="hamerly").fit(Xd)
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(old_level)
     assert killed, "the worker was never killed"
     _same_fit(got, ref)
     client.wait_for_workers(2, timeout=60)
     assert pids[victim] not in client.run(os.getpid).values()
+
+
+@pytest.mark.parametrize("algorithm, tol", [("lloyd", 1e-3), ("elkan", 0.0)])
+def test_verbose_prints_the_in_process_lines(client, small, algorithm, tol):
+    X, Xd = small
+    init = _init(X, 8, seed=2)
+    printed = []
+    for data in (X, Xd):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            KMeans(8, init=init, tol=tol, algorithm=algorithm, verbose=1).fit(data)
+        printed.append([line.split(", inertia")[0].split(": center shift")[0]
+                        for line in out.getvalue().splitlines()])
+    assert printed[0] == printed[1]
+    assert printed[0][0] == "Initialization complete" and printed[0][-1].startswith("Converged at")
 
 
 @pytest.mark.slow  # the run folder: figures and report

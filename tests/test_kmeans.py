@@ -610,7 +610,7 @@ def test_predict_rejects_other_n_features(blobs):
         km.transform(blobs[:, :5])
 
 
-# -- sparse input in non-canonical form, feature names, logging -------------------------
+# -- sparse input in non-canonical form, feature names --------------------------------
 def _messy_csr(seed=0, n=200, d=6, per_row=8):
     """CSR with unsorted column indices and duplicate entries (which scipy sums)."""
     rng = np.random.RandomState(seed)
@@ -644,10 +644,3 @@ def test_get_feature_names_out(blobs):
     km = KMeans(3, random_state=0).fit(blobs)
     np.testing.assert_array_equal(km.get_feature_names_out(), ["kmeans0", "kmeans1", "kmeans2"])
 
-
-def test_verbose_logs_and_never_prints(blobs, capsys, caplog):
-    with caplog.at_level("INFO", logger="kmeanslab"):
-        KMeans(3, n_init=2, random_state=0, verbose=1).fit(blobs)
-    assert any("inertia" in r.getMessage() for r in caplog.records)
-    out = capsys.readouterr()
-    assert out.out == "" and out.err == ""

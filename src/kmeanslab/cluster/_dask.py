@@ -25,6 +25,8 @@ from dask.sizeof import sizeof
 
 from .._blocks import block_rows as _block_rows
 from . import _engine
+from ._lloyd import center_shift
+from ._progress import Progress
 
 logger = logging.getLogger("kmeanslab")
 
@@ -332,6 +334,7 @@ def lloyd(dd, centers, max_iter, tol, verbose=0, algorithm="lloyd"):
     centers = np.ascontiguousarray(centers, dtype=dd.dtype)
     bounds = algorithm != "lloyd" and dd.persist
     key = uuid.uuid4().hex
+    say = Progress(verbose, period="" if algorithm == "elkan" else ".")
     digest_old = None
     history = []
     strict = False
@@ -343,14 +346,15 @@ def lloyd(dd, centers, max_iter, tol, verbose=0, algorithm="lloyd"):
                 if bounds else stats_pass(dd, _lloyd_task, centers))
             history.append(sse)
             new_centers, moves = relocate_and_update(dd, centers, sums, weights)
-            shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
+            shift = center_shift(new_centers, centers)
             prev, centers = centers, new_centers
-            if verbose:
-                logger.info("Iteration %d, objective %.6g, centre shift %.3g", it + 1, sse, shift)
+            say.iteration(it, sse)
             if digest_old is not None and digest == digest_old:
+                say.strict(it)
                 strict = True  # labels unchanged: they are the labels of the final centres
                 break
             if shift <= tol:
+                say.within_tol(it, shift, tol)
                 break
             digest_old = digest
         cached = [(b, m, key, it, strict) for b, m in enumerate(moves)] if bounds else None
@@ -425,10 +429,9 @@ def fit_kmeans(est, X, sample_weight=None):
     best = None
     for run in range(n_init):
         centers0 = init_centers(dd, K, init, random_state)
-        result = lloyd(dd, centers0, est.max_iter, tol, est.verbose, est.algorithm)
         if est.verbose:
-            logger.info("KMeans (dask) init %d/%d: inertia %.6g after %d iterations", run + 1, n_init,
-                        result["inertia"], result["n_iter"])
+            print("Initialization complete")  # as in-process (see _progress)
+        result = lloyd(dd, centers0, est.max_iter, tol, est.verbose, est._algorithm)
         if best is None or result["inertia"] < best["inertia"]:
             best = result
     n_distinct = int(np.count_nonzero(best["counts"]))

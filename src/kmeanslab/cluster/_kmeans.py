@@ -1,24 +1,20 @@
 """KMeans and k_means: thin estimator code over the engine in ``_engine``."""
 
-import logging
 import sys
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin,
                           TransformerMixin)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _engine
+from . import _distances, _engine
 from ._lloyd import lloyd, update_centers  # noqa: F401  (update_centers: shared with the family)
 from ._validation import (as_csr, check_finite_X, check_float, check_int, check_sample_weight,
-                          check_X_form, mean_variance, scale_by, scale_exponent)
+                          check_verbose, check_X_form, mean_variance, scale_by, scale_exponent)
 from .init import INIT_NAMES, check_init_array, init_centers
-
-logger = logging.getLogger("kmeanslab")
 
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto")
 BACKENDS = ("auto", "local", "dask")
@@ -51,6 +47,12 @@ def warn_if_fewer_distinct(labels, n_clusters):
         warnings.warn(
             f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters "
             f"({n_clusters}). Possibly due to duplicate points in X.", ConvergenceWarning, stacklevel=3)
+
+
+def same_clustering(labels1, labels2):
+    """Whether each cluster of ``labels1`` lies in one cluster of ``labels2`` (scikit-learn's
+    ``_is_same_clustering``: the same partition up to a renaming, in practice)."""
+    return np.unique(np.stack([labels1, labels2]), axis=1).shape[1] == np.unique(labels1).size
 
 
 class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
@@ -91,7 +93,7 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
             raise ValueError(f"n_samples={n_samples} should be >= n_clusters={K}")
         check_int(self.max_iter, "max_iter", min_value=1)
         check_float(self.tol, "tol", min_value=0)
-        check_int(self.verbose, "verbose", min_value=0)
+        check_verbose(self.verbose)
         n_init = check_int(self.n_init, "n_init", min_value=1, allow=("auto",))
         init = self.init
         if isinstance(init, str):
@@ -111,6 +113,9 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
 
     def _init_names(self):
         return INIT_NAMES
+
+    def _check_fit_data(self, data, n_clusters):
+        """Checks of the prepared data that only a fit needs (none here)."""
 
     # -- fitting ----------------------------------------------------------------------
     def _validate_X(self, X, reset):
@@ -159,15 +164,18 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
         init = self._scaled_init(X, init, e)
         data = self._prepare(scale_by(X, e), sample_weight)
         data.scale_exp = e
+        self._check_fit_data(data, K)
         random_state = check_random_state(self.random_state)
         best = None
         for run in range(n_init):
             centers0 = self._init_centers(data, K, init, random_state)
-            result = self._run_once(data, centers0, random_state)
             if self.verbose:
-                logger.info("%s init %d/%d: inertia %.6g after %d iterations",
-                            type(self).__name__, run + 1, n_init, result["inertia"], result["n_iter"])
-            if best is None or result["inertia"] < best["inertia"]:
+                print("Initialization complete")  # as scikit-learn (see _progress)
+            result = self._run_once(data, centers0, random_state)
+            # As scikit-learn: a lower inertia replaces the best run only with another
+            # clustering (the same one found again differs by rounding alone).
+            if best is None or (result["inertia"] < best["inertia"]
+                                and not same_clustering(result["labels"], best["labels"])):
                 best = result
         warn_if_fewer_distinct(best["labels"], K)
         p = self._objective_degree or 0
@@ -197,16 +205,9 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
         return _engine.exact_sse(data, centers, labels)
 
     def _distances(self, X, centers):
-        """Euclidean distances of each row of X to each centre, (n_samples, n_clusters)."""
-        x_sq = np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X) \
-            else np.einsum("ij,ij->i", X, X)
-        c_sq = np.einsum("ij,ij->i", centers, centers)
-        with _engine.single_threaded_blas():  # a threaded GEMM rounds by thread count
-            d2 = (X @ centers.T) * -2
-        d2 += x_sq[:, None]
-        d2 += c_sq[None, :]
-        np.maximum(d2, 0, out=d2)
-        return np.sqrt(d2, out=d2)
+        """Euclidean distances of each row of X to each centre, (n_samples, n_clusters);
+        exactly 0 from a row to an equal centre (see ``_distances``)."""
+        return _distances.euclidean(X, centers)
 
     def predict(self, X, sample_weight=None):
         """Index of the nearest cluster centre for each row of X."""
@@ -264,8 +265,9 @@ class KMeans(_BaseKMeans):
     tol : float, default=1e-4
         Convergence threshold on the total squared centre shift, relative to the mean
         per-feature variance of X (as scikit-learn).
-    verbose : int, default=0
-        Log progress at INFO level on the ``kmeanslab`` logger.
+    verbose : int or bool, default=0
+        When > 0, print scikit-learn's progress lines on stdout ("Initialization
+        complete", the inertia of each iteration, why it stopped).
     random_state : int, RandomState or None
     copy_x : bool, default=True
         Accepted for scikit-learn compatibility; X is never modified.
@@ -343,7 +345,13 @@ class KMeans(_BaseKMeans):
     def _check_params(self, n_samples, n_features):
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm={self.algorithm!r} is not one of {list(ALGORITHMS)}")
-        return super()._check_params(n_samples, n_features)
+        params = super()._check_params(n_samples, n_features)
+        self._algorithm = self.algorithm
+        if self.algorithm == "elkan" and params[0] == 1:
+            warnings.warn("algorithm='elkan' doesn't make sense for a single cluster. Using "
+                          "'lloyd' instead.", RuntimeWarning, stacklevel=4)  # scikit-learn's words
+            self._algorithm = "lloyd"
+        return params
 
     # Squared Euclidean objective, Euclidean distances: fitted on X scaled by a power of
     # two when its magnitude is extreme (see _BaseKMeans).
@@ -356,7 +364,7 @@ class KMeans(_BaseKMeans):
         return data
 
     def _run_once(self, data, centers, random_state):
-        return lloyd(data, centers, self.max_iter, data.tol, self.verbose, self.algorithm)
+        return lloyd(data, centers, self.max_iter, data.tol, self.verbose, self._algorithm)
 
 
 def k_means(X, n_clusters, *, sample_weight=None, init="k-means++", n_init="auto", max_iter=300,

@@ -1,16 +1,14 @@
 """KMedians: clustering under the Manhattan (L1) distance with coordinate-wise medians."""
 
-import logging
-
 import numpy as np
 
 from . import _engine
 from ._kernels import dense as _dk
 from ._kernels import family as _fk
 from ._kmeans import _BaseKMeans
+from ._lloyd import center_shift
+from ._progress import Progress
 from ._validation import mean_variance
-
-logger = logging.getLogger("kmeanslab")
 
 
 def l1_assign(data, centers, distances=False):
@@ -80,19 +78,21 @@ def kmedians(data, centers, max_iter, tol, verbose=0):
     labels_old = None
     history = []
     strict = False
+    say = Progress(verbose, getattr(data, "scale_exp", 0), degree=1)
     for it in range(max_iter):
         labels, mind, obj = l1_assign(data, centers)
         history.append(obj)
         labels, moved = reseed_empty(labels, mind, data.w, K)
         new_centers = weighted_medians(data, labels, centers)
-        shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
+        shift = center_shift(new_centers, centers)
         centers = new_centers
-        if verbose:
-            logger.info("Iteration %d, L1 objective %.6g, centre shift %.3g", it + 1, obj, shift)
+        say.iteration(it, obj)
         if not moved and labels_old is not None and np.array_equal(labels, labels_old):
+            say.strict(it)
             strict = True
             break
         if shift <= tol:
+            say.within_tol(it, shift, tol)
             break
         labels_old = labels
     if not strict:
@@ -120,7 +120,8 @@ class KMedians(_BaseKMeans):
     tol : float, default=1e-4
         Threshold on the total squared centre shift, relative to the mean per-feature
         variance of X (as :class:`KMeans`).
-    verbose : int, default=0
+    verbose : int or bool, default=0
+        As :class:`KMeans` (the inertia printed is the L1 objective).
     random_state : int, RandomState or None
 
     Attributes

@@ -8,14 +8,11 @@ one lower bound per row, Elkan with one per row and centre). All steppers give
 the labels a full Lloyd pass gives.
 """
 
-import logging
-
 import numpy as np
 
 from . import _engine
 from ._kernels import bounds as _bk
-
-logger = logging.getLogger("kmeanslab")
+from ._progress import Progress
 
 # "auto": Elkan from this many centres, Hamerly below (MNIST, 3 seeds: Hamerly 4 % faster
 # at K=12, Elkan 20 % faster at K=16 and 8-18 % at K=20-32).
@@ -220,13 +217,59 @@ def relocate_and_update(data, stats, old_centers):
     return centers.astype(data.dtype), (rows, old, new)
 
 
+# A centre that moved by at most this share of its size may be a fixed point hidden by
+# the rounding of sums / weights (in float64 the mean of five copies of a row is not
+# always the row): see settle_fixed_points.
+FIXED_POINT_REL = 2.0**-30
+# Values (rows x features) read at a time by settle_fixed_points: 32 MB of float64.
+SETTLE_VALUES = 2**22
+
+
+def settle_fixed_points(data, labels, weights, old_centers, new_centers, skip=()):
+    """New centres, with each that moved by rounding alone recomputed as old + mean(x - old).
+
+    Rows equal to their centre then leave it exactly where it is, as the mean of
+    identical rows should be. Only centres that moved by at most ``FIXED_POINT_REL`` of
+    their size are recomputed (a pass over their rows); ``skip``: clusters whose
+    members changed after ``labels`` (relocations).
+    """
+    old = np.asarray(old_centers, dtype=np.float64)
+    moved = np.abs(new_centers.astype(np.float64) - old).max(axis=1)
+    near = (moved > 0) & (moved <= FIXED_POINT_REL * np.abs(old).max(axis=1)) & (weights > 0)
+    near[np.asarray(skip, dtype=np.int64)] = False
+    if not near.any():
+        return new_centers
+    rows = np.flatnonzero(near[labels])
+    rows = rows[np.argsort(labels[rows], kind="stable")]
+    dev = np.zeros_like(old)
+    block = max(1, SETTLE_VALUES // old.shape[1])
+    for s in range(0, rows.size, block):
+        r = rows[s:s + block]
+        lab = labels[r]
+        part = (data.rows(r).astype(np.float64) - old[lab]) * data.w[r, None].astype(np.float64)
+        first = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
+        dev[lab[first]] += np.add.reduceat(part, first, axis=0)
+    new_centers = new_centers.copy()
+    new_centers[near] = old[near] + dev[near] / weights[near, None]
+    return new_centers
+
+
+def center_shift(new_centers, centers):
+    """Total squared move of the centres (scikit-learn's ``center_shift_tot``)."""
+    return float(((new_centers.astype(np.float64) - centers) ** 2).sum())
+
+
 def lloyd(data, centers, max_iter, tol, verbose=0, algorithm="lloyd"):
     """Lloyd's algorithm from ``centers`` with scikit-learn's stopping rules.
 
-    Stops when labels no longer change, or when the total squared centre shift is at
-    most ``tol`` (absolute). ``history`` holds the objective of each assignment step.
+    As ``sklearn.cluster._kmeans._kmeans_single_lloyd``: step ``it`` (from 0) assigns
+    the rows and moves the centres; it stops with strict convergence when the labels
+    equal those of the step before, else when the total squared centre shift is at
+    most ``tol`` (absolute), after which the labels of the final centres are computed.
+    ``history`` holds the objective of each assignment step.
     """
     stepper = make_step(algorithm, data, centers.shape[0])
+    say = Progress(verbose, getattr(data, "scale_exp", 0), period="" if algorithm == "elkan" else ".")
     labels_old = None
     history = []
     strict = False
@@ -234,14 +277,19 @@ def lloyd(data, centers, max_iter, tol, verbose=0, algorithm="lloyd"):
         stats = stepper.step(centers)
         history.append(stats.sse)
         new_centers, moves = relocate_and_update(data, stats, centers)
-        shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
+        shift = center_shift(new_centers, centers)
+        if shift > tol:
+            new_centers = settle_fixed_points(data, stats.labels, stats.weights, centers,
+                                              new_centers, np.r_[moves[1], moves[2]])
+            shift = center_shift(new_centers, centers)
         centers = new_centers
-        if verbose:
-            logger.info("Iteration %d, objective %.6g, centre shift %.3g", it + 1, stats.sse, shift)
+        say.iteration(it, stats.sse)
         if labels_old is not None and np.array_equal(stats.labels, labels_old):
+            say.strict(it)
             strict = True
             break
         if shift <= tol:
+            say.within_tol(it, shift, tol)
             break
         labels_old = stats.labels.copy()
         if moves[0].size:

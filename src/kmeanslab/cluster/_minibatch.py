@@ -1,6 +1,5 @@
 """MiniBatchKMeans: scikit-learn's mini-batch k-means on the block engine."""
 
-import logging
 import warnings
 
 import numpy as np
@@ -10,10 +9,9 @@ from sklearn.utils.validation import check_is_fitted
 from . import _engine
 from ._kernels import family as _fk
 from ._kmeans import _BaseKMeans, warn_if_fewer_distinct, _is_dask_array
+from ._progress import Progress, unscale
 from ._validation import (SAFE_EXPONENTS, check_float, check_int, check_sample_weight, max_abs,
                           mean_variance, scale_by, scale_exponent)
-
-logger = logging.getLogger("kmeanslab")
 
 
 def _ldexp(value, e):
@@ -26,7 +24,8 @@ def _subset(data, idx, w=None):
     return _engine.Data(data.X[idx], data.w[idx] if w is None else w)
 
 
-def minibatch_step(batch, centers, counts, random_state, reassign=False, reassignment_ratio=0.01):
+def minibatch_step(batch, centers, counts, random_state, reassign=False, reassignment_ratio=0.01,
+                   verbose=0):
     """One mini-batch update; returns (batch inertia, new centres). Updates ``counts``.
 
     Each centre moves to the weighted mean of its old position, weighted by its
@@ -50,7 +49,8 @@ def minibatch_step(batch, centers, counts, random_state, reassign=False, reassig
         if n_reassigns:
             picked = random_state.choice(batch.n, replace=False, size=n_reassigns)
             new[to_reassign] = batch.rows(picked)
-            logger.debug("MiniBatchKMeans: reassigning %d cluster centres", n_reassigns)
+            if verbose:  # scikit-learn's line (see _progress)
+                print(f"[MiniBatchKMeans] Reassigning {n_reassigns} cluster centers.")
             if n_reassigns < counts.size:  # (all of them only with reassignment_ratio > 1)
                 counts[to_reassign] = np.min(counts[~to_reassign])
     return stats.sse, new.astype(batch.dtype)
@@ -75,7 +75,9 @@ class MiniBatchKMeans(_BaseKMeans):
     max_iter : int, default=100
         Maximum number of passes over the data (in steps: ``max_iter * n // batch_size``).
     batch_size : int, default=1024
-    verbose : int, default=0
+    verbose : int or bool, default=0
+        When > 0, print scikit-learn's progress lines on stdout (each init's inertia,
+        each step's batch inertia, why it stopped, reassignments).
     compute_labels : bool, default=True
         Compute ``labels_`` and the exact ``inertia_`` on the whole data at the end.
     random_state : int, RandomState or None
@@ -178,28 +180,45 @@ class MiniBatchKMeans(_BaseKMeans):
             return True
         return False
 
-    def _converged(self, step, n_samples, centers_squared_diff, batch_inertia):
-        """Early stopping on the smoothed batch inertia or on the centre change."""
+    def _say_init(self, run, n_init, inertia=None, e=0):
+        """scikit-learn's lines before and after (with its validation ``inertia``) each init."""
+        if self.verbose:
+            print(f"Init {run + 1}/{n_init} with method {self.init}" if inertia is None
+                  else f"Inertia for init {run + 1}/{n_init}: {unscale(inertia, e)}")
+
+    def _converged(self, step, n_steps, n_samples, centers_squared_diff, batch_inertia, e=0):
+        """Early stopping on the smoothed batch inertia or on the centre change.
+
+        With ``verbose``, prints scikit-learn's lines (steps numbered from 1; values in
+        the caller's units: the data are X * 2**e).
+        """
         batch_inertia /= self._batch_size
-        if step == 0:  # the first batch's inertia is that of the initialisation
+        say = Progress(self.verbose, e)
+        step += 1
+        if step == 1:  # the first batch's inertia is that of the initialisation
+            say.say(f"Minibatch step {step}/{n_steps}: mean batch inertia: "
+                    f"{unscale(batch_inertia, e)}")
             return False
         if self._ewa_inertia is None:
             self._ewa_inertia = batch_inertia
         else:
             alpha = min(self._batch_size * 2.0 / (n_samples + 1), 1.0)
             self._ewa_inertia = self._ewa_inertia * (1 - alpha) + batch_inertia * alpha
-        if self.verbose:
-            logger.info("Minibatch step %d: mean batch inertia %.6g, ewa inertia %.6g", step + 1,
-                        batch_inertia, self._ewa_inertia)
+        say.say(f"Minibatch step {step}/{n_steps}: mean batch inertia: "
+                f"{unscale(batch_inertia, e)}, ewa inertia: "
+                f"{unscale(self._ewa_inertia, e)}")
         if self._tol > 0.0 and centers_squared_diff <= self._tol:
+            say.say(f"Converged (small centers change) at step {step}/{n_steps}")
             return True
         if self._ewa_inertia_min is None or self._ewa_inertia < self._ewa_inertia_min:
             self._no_improvement = 0
             self._ewa_inertia_min = self._ewa_inertia
         else:
             self._no_improvement += 1
-        return (self.max_no_improvement is not None
-                and self._no_improvement >= self.max_no_improvement)
+        if self.max_no_improvement is not None and self._no_improvement >= self.max_no_improvement:
+            say.say(f"Converged (lack of improvement in inertia) at step {step}/{n_steps}")
+            return True
+        return False
 
     # -- fitting ----------------------------------------------------------------------
     def fit(self, X, y=None, sample_weight=None):
@@ -229,10 +248,10 @@ class MiniBatchKMeans(_BaseKMeans):
         valid = _subset(data, random_state.randint(0, n, self._init_size))
         best_inertia = None
         for run in range(n_init):
+            self._say_init(run, n_init)
             centers = self._init_on_subset(data, K, init, random_state)
             inertia = _engine.assign(valid, centers)[2]
-            if self.verbose:
-                logger.info("Init %d/%d: validation inertia %.6g", run + 1, n_init, inertia)
+            self._say_init(run, n_init, inertia, e)
             if best_inertia is None or inertia < best_inertia:
                 init_centers, best_inertia = centers, inertia
         centers = init_centers
@@ -254,11 +273,12 @@ class MiniBatchKMeans(_BaseKMeans):
             _fk.draw_rows(cdf, random_state.random_sample(b), idx)  # = cdf.searchsorted(.., "right")
             batch = _engine.Data(data.X[idx] if data.sparse else np.take(data.X, idx, axis=0), unit)
             batch_inertia, new = minibatch_step(batch, centers, self._counts, random_state,
-                                                self._random_reassign(), self.reassignment_ratio)
+                                                self._random_reassign(), self.reassignment_ratio,
+                                                self.verbose)
             diff = float(((new - centers) ** 2).sum()) if self._tol > 0 else 0.0
             centers = new
             history.append(batch_inertia / b * total_weight)
-            if self._converged(i, n, diff, batch_inertia):
+            if self._converged(i, n_steps, n, diff, batch_inertia, e):
                 break
 
         self.cluster_centers_ = scale_by(centers, -e)
@@ -325,7 +345,8 @@ class MiniBatchKMeans(_BaseKMeans):
             self._n_since_last_reassign = 0
             self.history_ = np.zeros(0)
         inertia, centers = minibatch_step(data, centers, self._counts, self._random_state,
-                                          self._random_reassign(), self.reassignment_ratio)
+                                          self._random_reassign(), self.reassignment_ratio,
+                                          self.verbose)
         self.cluster_centers_ = scale_by(centers, -e)
         if self.compute_labels:
             self.labels_ = _engine.assign(data, centers)[0]

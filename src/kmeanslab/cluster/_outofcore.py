@@ -47,9 +47,11 @@ def fit_minibatch(est, X, sample_weight=None):
     valid = subset(est._init_size)
     best = None
     for run in range(n_init):
+        est._say_init(run, n_init)
         sub = subset(est._init_size) if est._init_size < n else valid
         centers = est._init_centers(sub if np.any(sub.w > 0) else valid, K, init, rs)
         inertia = _engine.assign(valid, centers)[2]
+        est._say_init(run, n_init, inertia)
         if best is None or inertia < best[0]:
             best = (inertia, centers)
     centers = best[1]
@@ -77,12 +79,12 @@ def fit_minibatch(est, X, sample_weight=None):
                 idx = cdf.searchsorted(rs.random_sample(b), side="right")
                 batch = _engine.Data(xb[idx], unit)
                 inertia, new = minibatch_step(batch, centers, est._counts, rs, est._random_reassign(),
-                                              est.reassignment_ratio)
+                                              est.reassignment_ratio, est.verbose)
                 diff = float(((new - centers) ** 2).sum()) if est._tol > 0 else 0.0
                 centers = new
                 history.append(inertia / b * total_weight)
                 step += 1
-                if est._converged(step - 1, n, diff, inertia) or step >= n_steps:
+                if est._converged(step - 1, n_steps, n, diff, inertia) or step >= n_steps:
                     done = True
                     break
             if done:

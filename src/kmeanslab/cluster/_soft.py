@@ -1,6 +1,5 @@
 """SoftKMeans: k-means with soft assignments of stiffness beta, computed with log-sum-exp."""
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,9 +9,9 @@ from . import _engine
 from ._kernels import dense as _dk
 from ._kernels import family as _fk
 from ._kmeans import _BaseKMeans
+from ._lloyd import center_shift
+from ._progress import Progress
 from ._validation import check_float, check_int, mean_variance, scale_by
-
-logger = logging.getLogger("kmeanslab")
 
 # exp(-x) is exactly 0 in float64 beyond this: such terms are skipped, not computed.
 _EXP_UNDERFLOW = 745.0
@@ -84,16 +83,16 @@ def soft_kmeans(data, centers, beta, max_iter, tol, verbose=0):
     start of each step. Stops when the total squared centre shift is at most ``tol``.
     """
     history = []
+    say = Progress(verbose, getattr(data, "scale_exp", 0))
     for it in range(max_iter):
         st = soft_step(data, centers, beta)
         history.append(st.objective)
         new = _move(centers, st.sums, st.mass).astype(data.dtype)
-        shift = float(((new.astype(np.float64) - centers) ** 2).sum())
+        shift = center_shift(new, centers)
         centers = new
-        if verbose:
-            logger.info("Iteration %d, soft objective %.6g, centre shift %.3g", it + 1,
-                        st.objective, shift)
+        say.iteration(it, st.objective)
         if shift <= tol:
+            say.within_tol(it, shift, tol)
             break
     final = soft_step(data, centers, beta, accumulate=False)
     return {"labels": final.labels, "inertia": final.objective, "centers": centers,
@@ -115,6 +114,7 @@ def soft_kmeans_minibatch(data, centers, beta, max_iter, tol, batch_size, random
     counts = np.zeros(centers.shape[0])
     current = centers.astype(np.float64)
     history = []
+    say = Progress(verbose, getattr(data, "scale_exp", 0))
     for it in range(max_iter):
         perm = random_state.permutation(n)
         objective = 0.0
@@ -125,9 +125,10 @@ def soft_kmeans_minibatch(data, centers, beta, max_iter, tol, batch_size, random
             objective += st.objective
             current = _move(current, st.sums, st.mass, counts)
         history.append(objective)
-        if verbose:
-            logger.info("Epoch %d, soft objective %.6g", it + 1, objective)
+        say.iteration(it, objective, word="Epoch")
         if it and abs(history[-2] - objective) <= tol * abs(objective):
+            say.say(f"Converged at epoch {it}: relative change "
+                    f"{abs(history[-2] - objective) / abs(objective)} within tolerance {tol}.")
             break
     centers = current.astype(data.dtype)
     final = soft_step(data, centers, beta, accumulate=False)

@@ -19,6 +19,13 @@ def check_int(value, name, *, min_value=None, allow=()):
     return value
 
 
+def check_verbose(value):
+    """``verbose`` as an int >= 0; a bool counts as 0 / 1 (scikit-learn accepts both)."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    return check_int(value, "verbose", min_value=0)
+
+
 def check_float(value, name, *, min_value=None, exclusive=False):
     """Return ``value`` as a float, or raise naming ``name``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):

@@ -203,10 +203,14 @@ def check_init_array(init, n_clusters, n_features, name="init"):
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
     if arr.ndim != 2 or arr.shape != (n_clusters, n_features):
-        raise ValueError(
-            f"{name} has shape {arr.shape}; expected (n_clusters, n_features) = "
-            f"({n_clusters}, {n_features})"
-        )
+        message = (f"{name} has shape {arr.shape}; expected (n_clusters, n_features) = "
+                   f"({n_clusters}, {n_features})")
+        if arr.ndim == 2:  # then scikit-learn's words, which code and tests in the wild match
+            what = (f"clusters {n_clusters}" if arr.shape[0] != n_clusters
+                    else f"features of the data {n_features}")
+            message += (f". The shape of the initial centers {arr.shape} does not match the "
+                        f"number of {what}.")
+        raise ValueError(message)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinity")
     return arr
@@ -234,7 +238,7 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, 
     X = check_X(X)
     n_clusters = check_int(n_clusters, "n_clusters", min_value=1)
     if n_clusters > X.shape[0]:
-        raise ValueError(f"n_clusters={n_clusters} must be <= n_samples={X.shape[0]}")
+        raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
     if n_local_trials is not None:
         n_local_trials = check_int(n_local_trials, "n_local_trials", min_value=1)
     w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
@@ -242,6 +246,9 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, 
     if x_squared_norms is not None:
         x_sq = np.ascontiguousarray(x_squared_norms, dtype=X.dtype)
         if x_sq.shape != (X.shape[0],):
-            raise ValueError(f"x_squared_norms has shape {x_sq.shape}; expected ({X.shape[0]},)")
+            length = (f". The length of x_squared_norms {x_sq.shape[0]} should be equal to the "
+                      f"length of n_samples {X.shape[0]}." if x_sq.ndim == 1 else "")
+            raise ValueError(f"x_squared_norms has shape {x_sq.shape}; expected "
+                             f"({X.shape[0]},) (one per row of X){length}")
         data.x_sq = x_sq
     return _kmeans_plusplus(data, n_clusters, check_random_state(random_state), n_local_trials)
