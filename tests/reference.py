@@ -30,6 +30,16 @@ def nearest(X, C):
     return sq_dists(X, C).argmin(axis=1)
 
 
+def assert_nearest(labels, X, C, rtol=1e-12):
+    """Each label names a nearest centre: its exact distance is the smallest, up to float64
+    rounding (two kernels may break a tie that float64 cannot resolve either way)."""
+    d2 = sq_dists(X, C)
+    own = d2[np.arange(len(d2)), labels]
+    best = d2.min(axis=1)
+    bad = np.flatnonzero(own > best + rtol * (best + (dense64(C) ** 2).sum(1).max()))
+    assert bad.size == 0, f"rows {bad[:5]} not at a nearest centre"
+
+
 def tolerance(X, tol):
     """scikit-learn's absolute tolerance: ``tol`` times the mean per-feature variance
     (unweighted, over every row)."""
