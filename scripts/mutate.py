@@ -1,0 +1,134 @@
+"""Mutation testing of kmeanslab's Python layer with mutmut (``make mutate``; not in CI).
+
+Usage:
+    python scripts/mutate.py                                   # every module below
+    python scripts/mutate.py src/kmeanslab/metrics.py          # one module
+    python scripts/mutate.py --max-children 2 MODULE ...
+
+Each module is mutated on its own, against its own fast subset of the tests (``TESTS``),
+so that a run is practical on two shared cores; mutmut then runs, for each mutant, only
+the tests that called the mutated function. Work happens in ``build/mutate/`` (mutmut's
+``mutants/`` copy lives there, the worktree is never modified); numba's cache of the
+copied kernels is kept in ``build/mutate/numba-cache`` so that only the first run compiles. The compiled
+kernels (``cluster/_kernels``) are not mutated: the invariant tests cover them.
+
+Prints, per module and in total, killed / survived / other and the survival rate
+(survivors / (killed + survived)); survivors are listed with the command that shows them.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = "src/kmeanslab"
+ENGINE_TESTS = ["tests/test_reference_engine.py", "tests/test_zero_weights.py", "tests/test_engine.py"]
+# module -> the fast tests that exercise it (pytest node ids / -k filters welcome).
+TESTS = {
+    "metrics.py": ["tests/test_metrics.py"],
+    "preprocessing.py": ["tests/test_preprocessing.py", "tests/test_glue.py::test_zscore_partial_fit_maps_constant_columns_to_zero"],
+    "sweep.py": ["tests/test_sweep.py", "tests/test_glue.py::test_every_setting_but_where_changes_the_cell_id",
+                 "tests/test_glue.py::test_every_number_in_the_sweep_report_is_the_cells"],
+    "report.py": ["tests/test_report.py", "tests/test_glue.py::test_every_number_in_the_run_report_is_metrics_json",
+                  "tests/test_glue.py::test_every_number_in_the_sweep_report_is_the_cells"],
+    "cli.py": ["tests/test_cli.py", "tests/test_glue.py"],
+    "cluster/_lloyd.py": ENGINE_TESTS + ["tests/test_invariants.py"],
+    "cluster/_engine.py": ENGINE_TESTS + ["tests/test_invariants.py"],
+    "cluster/_kmeans.py": ENGINE_TESTS + ["tests/test_kmeans.py"],
+    "cluster/_kmedians.py": ["tests/test_kmedians.py", "tests/test_zero_weights.py"],
+    "cluster/_soft.py": ["tests/test_soft.py", "tests/test_zero_weights.py"],
+    "cluster/_spherical.py": ["tests/test_spherical.py", "tests/test_zero_weights.py"],
+    "cluster/_minibatch.py": ["tests/test_minibatch.py", "tests/test_zero_weights.py"],
+    "cluster/_validation.py": ["tests/test_validation.py"],
+    "cluster/init.py": ["tests/test_init.py"],
+    "cluster/registry.py": ["tests/test_validation.py", "tests/test_cli.py"],
+}
+# Not in the selection: Dask paths (cluster/_dask*.py, _outofcore.py) need a cluster per test.
+PYTEST_ARGS = ["-p", "no:randomly", "-p", "no:cacheprovider", "-q", "-x",
+               "-k", "not chromium and not sklearn_estimator_checks and not mnist"]
+
+
+def module_key(arg):
+    path = Path(arg).as_posix()
+    key = path.split(f"{PKG}/", 1)[-1]
+    if key not in TESTS:
+        sys.exit(f"mutate: no test subset for {arg!r}; known: {', '.join(TESTS)}")
+    return key
+
+
+def write_config(work, key):
+    """A scratch project in ``work``: src and tests linked, pyproject with mutmut's settings."""
+    work.mkdir(parents=True, exist_ok=True)
+    for name in ("src", "tests"):
+        link = work / name
+        if not link.exists():
+            link.symlink_to(ROOT / name)
+    toml_list = lambda items: "[" + ", ".join(f'"{i}"' for i in items) + "]"  # noqa: E731
+    (work / "pyproject.toml").write_text(
+        "[tool.mutmut]\n"
+        f'source_paths = ["{PKG}"]\n'
+        f'only_mutate = ["{PKG}/{key}"]\n'
+        f"pytest_add_cli_args = {toml_list(PYTEST_ARGS)}\n"
+        f"pytest_add_cli_args_test_selection = {toml_list(TESTS[key])}\n"
+        "mutate_only_covered_lines = true\n"
+        "timeout_multiplier = 5.0\n"
+        "timeout_constant = 20.0\n")
+
+
+def run_module(key, max_children, fresh):
+    work = ROOT / "build" / "mutate"
+    if fresh and (work / "mutants").exists():
+        shutil.rmtree(work / "mutants")
+    write_config(work, key)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", NUMBA_CACHE_DIR=str(work / "numba-cache"))
+    mutmut = [sys.executable, "-m", "mutmut"]
+    cmd = mutmut + ["run"] + (["--max-children", str(max_children)] if max_children else [])
+    print(f"mutate: {key} (mutmut's progress in {(work / 'mutmut-run.log').relative_to(ROOT)})", flush=True)
+    with open(work / "mutmut-run.log", "w") as log:
+        subprocess.run(cmd, cwd=work, env=env, check=False, stdout=log, stderr=subprocess.STDOUT)
+    out = subprocess.run(mutmut + ["results", "--all", "true"], cwd=work, env=env, capture_output=True,
+                         text=True).stdout
+    counts, survivors = {}, []
+    prefix = "kmeanslab." + key.removesuffix(".py").replace("/", ".") + "."
+    for line in out.splitlines():
+        m = re.match(r"\s*(\S+): (.+)$", line)
+        if m and m.group(1).startswith(prefix):
+            counts[m.group(2)] = counts.get(m.group(2), 0) + 1
+            if m.group(2) == "survived":
+                survivors.append(m.group(1))
+    return counts, survivors, work
+
+
+def rate(counts):
+    killed, survived = counts.get("killed", 0), counts.get("survived", 0)
+    return survived / max(killed + survived, 1)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("modules", nargs="*", help="module paths (default: all with a test subset)")
+    p.add_argument("--max-children", type=int, default=None, help="parallel mutants (default: CPUs)")
+    p.add_argument("--keep", action="store_true", help="keep earlier results (default: a fresh run)")
+    args = p.parse_args(argv)
+    keys = [module_key(m) for m in args.modules] or list(TESTS)
+    total = {}
+    lines = []
+    for key in keys:
+        counts, survivors, work = run_module(key, args.max_children, fresh=not args.keep)
+        for k, v in counts.items():
+            total[k] = total.get(k, 0) + v
+        lines.append(f"{key:24s} " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+                     + f"  survival {100 * rate(counts):.1f} %")
+        for name in survivors:
+            lines.append(f"    survived: {name}   (cd {work.relative_to(ROOT)} && mutmut show {name})")
+    print("\n".join(lines))
+    print(f"TOTAL {', '.join(f'{v} {k}' for k, v in sorted(total.items()))}; "
+          f"survival rate {100 * rate(total):.1f} % (survived / (killed + survived))")
+
+
+if __name__ == "__main__":
+    main()
