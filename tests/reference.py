@@ -52,12 +52,9 @@ def lloyd_step(X, w, C):
     w = weights64(w, len(X))
     labels = nearest(X, C)
     d2 = sq_dists(X, C)[np.arange(len(X)), labels]
-    K = len(C)
     sums = np.zeros_like(C)
-    weights = np.zeros(K)
-    for i in range(len(X)):
-        sums[labels[i]] += w[i] * X[i]
-        weights[labels[i]] += w[i]
+    np.add.at(sums, labels, w[:, None] * X)
+    weights = np.bincount(labels, weights=w, minlength=len(C))
     return {"labels": labels, "sse": float((w * d2).sum()), "sums": sums, "weights": weights}
 
 

@@ -117,8 +117,12 @@ def check_fit(km, run, dtype):
     np.testing.assert_allclose(km.history_, run["history"], rtol=100 * RTOL[dtype])
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
-@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+# CSR input always runs Lloyd: "auto" checks that it does.
+PATHS = [(a, False) for a in ALGORITHMS] + [("lloyd", True), ("auto", True)]
+PATH_IDS = [f"{a}-{'csr' if s else 'dense'}" for a, s in PATHS]
+
+
+@pytest.mark.parametrize("algorithm, sparse", PATHS, ids=PATH_IDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_fit_is_the_reference_fit(algorithm, sparse, dtype):
     """Weighted (zeros included) fit with relocations, run to convergence (tol = 0)."""
@@ -149,8 +153,7 @@ def fixed_point_data(dtype):
     return X.astype(dtype), base.astype(dtype)
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
-@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("algorithm, sparse", PATHS, ids=PATH_IDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_fixed_point_with_zero_tol_stops_after_one_iteration(algorithm, sparse, dtype):
     """scikit-learn's rule is ``shift <= tol``: a first update that moves nothing stops at
