@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = "src/kmeanslab"
-ENGINE_TESTS = ["tests/test_reference_engine.py", "tests/test_zero_weights.py", "tests/test_engine.py"]
+ENGINE_TESTS = ["tests/test_reference_engine.py", "tests/test_zero_weights.py"]
 # module -> the fast tests that exercise it (pytest node ids / -k filters welcome).
 TESTS = {
     "metrics.py": ["tests/test_metrics.py"],
@@ -74,7 +74,6 @@ def write_config(work, key):
         f'only_mutate = ["{PKG}/{key}"]\n'
         f"pytest_add_cli_args = {toml_list(PYTEST_ARGS)}\n"
         f"pytest_add_cli_args_test_selection = {toml_list(TESTS[key])}\n"
-        "mutate_only_covered_lines = true\n"
         "timeout_multiplier = 5.0\n"
         "timeout_constant = 20.0\n")
 
