@@ -42,8 +42,9 @@ $(VENV)/.installed-mutate: pyproject.toml | $(BIN)/python
 
 # Mutation testing of the Python layer (not part of CI; run it before resolving an issue).
 # Every module with a test subset in scripts/mutate.py, or one: make mutate MODULE=src/kmeanslab/metrics.py
+# SAMPLE=30 runs 30 random mutants per module (SEED=n for another set).
 mutate: $(VENV)/.installed-mutate
-	$(BIN)/python scripts/mutate.py $(MODULE)
+	$(BIN)/python scripts/mutate.py $(if $(SAMPLE),--sample $(SAMPLE) --seed $(or $(SEED),0)) $(MODULE)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache build/mutate
