@@ -126,7 +126,12 @@ def run_module(key, max_children, fresh, sample, seed):
     counts = {}
     for status in found.values():
         counts[status] = counts.get(status, 0) + 1
-    return counts, sorted(n for n, st in found.items() if st == "survived"), work
+    survivors = sorted(n for n, st in found.items() if st == "survived")
+    # The diffs, kept: the next module's fresh run deletes mutants/.
+    out = work / "survivors" / (key.replace("/", "_").removesuffix(".py") + ".txt")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("".join(mutmut(work, env, "show", name) + "\n" for name in survivors))
+    return counts, survivors, out
 
 
 def rate(counts):
@@ -147,14 +152,14 @@ def main(argv=None):
     total = {}
     lines = []
     for key in keys:
-        counts, survivors, work = run_module(key, args.max_children, not args.keep, args.sample, args.seed)
+        counts, survivors, diffs = run_module(key, args.max_children, not args.keep, args.sample, args.seed)
         for k, v in counts.items():
             total[k] = total.get(k, 0) + v
         lines.append(f"{key:24s} " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-                     + f"  survival {100 * rate(counts):.1f} %")
-        for name in survivors:
-            lines.append(f"    survived: {name}   (cd {work.relative_to(ROOT)} && mutmut show {name})")
-    print("\n".join(lines))
+                     + f"  survival {100 * rate(counts):.1f} %"
+                     + (f"  (survivors' diffs: {diffs.relative_to(ROOT)})" if survivors else ""))
+        print(lines[-1], flush=True)
+    print("\n".join(["", *lines]))
     print(f"TOTAL {', '.join(f'{v} {k}' for k, v in sorted(total.items()))}; "
           f"survival rate {100 * rate(total):.1f} % (survived / (killed + survived))")
 
