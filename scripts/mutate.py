@@ -31,8 +31,9 @@ PKG = "src/kmeanslab"
 ENGINE_TESTS = ["tests/test_reference_engine.py"]
 # module -> the fast tests that exercise it (pytest node ids / -k filters welcome).
 TESTS = {
-    "metrics.py": ["tests/test_metrics.py"],
-    "preprocessing.py": ["tests/test_preprocessing.py", "tests/test_glue.py::test_zscore_partial_fit_maps_constant_columns_to_zero"],
+    "metrics.py": ["tests/test_metrics.py", "tests/test_metrics_weighted.py"],
+    "preprocessing.py": ["tests/test_preprocessing.py", "tests/test_preprocessing_edges.py",
+                         "tests/test_glue.py::test_zscore_partial_fit_maps_constant_columns_to_zero"],
     "sweep.py": ["tests/test_sweep.py", "tests/test_glue.py::test_every_setting_but_where_changes_the_cell_id",
                  "tests/test_glue.py::test_every_number_in_the_sweep_report_is_the_cells"],
     "report.py": ["tests/test_report.py", "tests/test_glue.py::test_every_number_in_the_run_report_is_metrics_json",

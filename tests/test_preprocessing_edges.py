@@ -22,8 +22,10 @@ def test_unit_scaler_global_sparse_round_trip_and_checks():
     np.testing.assert_array_equal(Xt.toarray(), X.toarray() / 8)
     np.testing.assert_array_equal(s.inverse_transform(Xt).toarray(), X.toarray())
     shifted = UnitScaler().fit(np.array([[1.0, 2.0]]))
-    with pytest.raises(ValueError, match="sparse"):
+    with pytest.raises(ValueError, match="minimum is not 0; pass X.toarray"):
         shifted.inverse_transform(X)
+    with pytest.raises(ValueError, match="minimum is not 0; scaling would make it dense, pass X.toarray"):
+        shifted.transform(X)
     with pytest.raises(ValueError, match="features"):
         s.transform(np.ones((2, 3)))
 
