@@ -178,3 +178,51 @@ def test_stop_on_tolerance_counts_and_relabels_as_reference(algorithm, dtype):
     assert min(abs(s - tol) for s in run["shifts"]) > 0.05 * tol  # not a near thing
     km = KMeans(len(C), init=C, n_init=1, tol=tol_rel, algorithm=algorithm).fit(X, sample_weight=w)
     check_fit(km, run, dtype)
+
+
+# -- soft and spherical -------------------------------------------------------------------
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("beta", [0.02, 0.5])
+def test_soft_step_is_the_reference(beta, dtype, sparse):
+    """Responsibilities, the weighted free energy, and the responsibility-weighted sums
+    and masses of one E-step (zero weights included)."""
+    from kmeanslab.cluster._soft import soft_step
+
+    X, w = blob_data(n=600, dtype=dtype)
+    X = as_input(X, sparse)
+    C = ref.dense64(X)[[3, 100, 200, 400, 500]].astype(dtype)
+    st = soft_step(_engine.Data(X, w), C, beta, responsibilities=True)
+    resp, F = ref.soft_responsibilities(X, C, beta)
+    w64 = w.astype(np.float64)
+    rtol = 1e-3 if dtype == np.float32 else 1e-9  # float32 squared distances, times beta
+    np.testing.assert_allclose(st.resp, resp, rtol=rtol, atol=rtol * 1e-3)
+    assert st.objective == pytest.approx(float((w64 * F).sum()), rel=rtol)
+    np.testing.assert_allclose(st.mass, (w64[:, None] * resp).sum(0), rtol=rtol)
+    np.testing.assert_allclose(st.sums, (w64[:, None] * resp).T @ ref.dense64(X), rtol=rtol,
+                               atol=rtol * 1e-3 * np.abs(ref.dense64(X)).max() * w64.sum())
+    np.testing.assert_array_equal(st.labels, ref.nearest(X, C))
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_spherical_step_and_assignment_are_the_reference(dtype, sparse):
+    """One spherical step from given centres: each row goes to the centre of largest
+    cosine similarity, each centre becomes the direction of its weighted sum of unit rows."""
+    from kmeanslab.cluster import SphericalKMeans
+
+    X, w = blob_data(n=600, dtype=dtype)
+    X = ref.dense64(X) + 1.0  # no all-zero row
+    X = as_input(X.astype(dtype), sparse)
+    D = ref.dense64(X)
+    C0 = D[[3, 100, 200, 400]]
+    km = SphericalKMeans(4, init=C0.astype(dtype), n_init=1, max_iter=1, tol=0).fit(X, sample_weight=w)
+    labels0 = ref.spherical_nearest(D, C0)
+    U = D / np.linalg.norm(D, axis=1, keepdims=True)
+    sums = np.zeros((4, D.shape[1]))
+    np.add.at(sums, labels0, w.astype(np.float64)[:, None] * U)
+    want = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    assert_close(km.cluster_centers_, want, dtype, "spherical centres")
+    np.testing.assert_array_equal(km.predict(X), ref.spherical_nearest(D, km.cluster_centers_))
+    np.testing.assert_array_equal(km.labels_, ref.spherical_nearest(D, km.cluster_centers_))
