@@ -18,6 +18,7 @@ Prints, per module and in total, killed / survived / other and the survival rate
 """
 
 import argparse
+import json
 import os
 import random
 import re
@@ -118,7 +119,10 @@ def run_module(key, max_children, fresh, sample, seed):
         # Generate the mutants and the test statistics only (no mutant matches the name),
         # then run a seeded random sample of them.
         mutmut(work, env, "run", *children, "none-such-mutant", log=log)
-        every = sorted(statuses(work, env, prefix))
+        meta = work / "mutants" / PKG / (key + ".meta")
+        every = sorted(json.loads(meta.read_text())["exit_code_by_key"]) if meta.is_file() else []
+        if not every:
+            sys.exit(f"mutate: mutmut made no mutants of {key}; see {log}")
         rng = random.Random(seed)
         names = sorted(rng.sample(every, min(sample, len(every))))
     mutmut(work, env, "run", *children, *names, log=log)
