@@ -43,7 +43,7 @@ TESTS = {
         "bad_sweep_configs_are_one_line", "data_are_loaded_once_and_prepared_once_per_preprocessing")]
     + ["tests/test_glue.py::test_every_setting_but_where_changes_the_cell_id",
        "tests/test_glue.py::test_every_number_in_the_sweep_report_is_the_cells"],
-    "report.py": ["tests/test_report.py", "tests/test_glue.py::test_every_number_in_the_run_report_is_metrics_json",
+    "report.py": ["tests/test_report.py", "tests/test_report_edges.py", "tests/test_glue.py::test_every_number_in_the_run_report_is_metrics_json",
                   "tests/test_glue.py::test_every_number_in_the_sweep_report_is_the_cells"],
     "cli.py": ["tests/test_cli.py", "tests/test_cli_edges.py", "tests/test_glue.py"],
     "cluster/_lloyd.py": ENGINE_TESTS + ["tests/test_invariants.py"],
