@@ -9,7 +9,7 @@ ifneq ($(wildcard $(SHARED_DATA)/mnist),)
 export KMEANSLAB_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench mutate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,5 +36,15 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_kmeans.py
 
+$(VENV)/.installed-mutate: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test,mutate]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
+# Mutation testing of the Python layer (not part of CI; run it before resolving an issue).
+# Every module with a test subset in scripts/mutate.py, or one: make mutate MODULE=src/kmeanslab/metrics.py
+# SAMPLE=30 runs 30 random mutants per module (SEED=n for another set).
+mutate: $(VENV)/.installed-mutate
+	$(BIN)/python scripts/mutate.py $(if $(SAMPLE),--sample $(SAMPLE) --seed $(or $(SEED),0)) $(MODULE)
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache build/mutate
