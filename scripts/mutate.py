@@ -36,14 +36,14 @@ TESTS = {
     "preprocessing.py": ["tests/test_preprocessing.py", "tests/test_preprocessing_edges.py",
                          "tests/test_glue.py::test_zscore_partial_fit_maps_constant_columns_to_zero"],
     # Not the parallel (spawned workers import the original package) or Ctrl-C tests.
-    "sweep.py": [f"tests/test_sweep.py::test_{name}" for name in (
+    "experiment/sweep.py": [f"tests/test_sweep.py::test_{name}" for name in (
         "parse_values", "parse_values_errors_name_the_axis", "sweep_table_errors_name_the_key",
         "cell_ids_are_safe_file_names_and_track_the_config", "sweep_outputs_and_numbers",
         "rerun_skips_finished_cells", "choose_k_picks_and_json", "sweep_table_in_toml_and_flag_override",
         "bad_sweep_configs_are_one_line", "data_are_loaded_once_and_prepared_once_per_preprocessing")]
     + ["tests/test_glue.py::test_every_setting_but_where_changes_the_cell_id",
        "tests/test_glue.py::test_every_number_in_the_sweep_report_is_the_cells"],
-    "report.py": ["tests/test_report.py", "tests/test_report_edges.py", "tests/test_glue.py::test_every_number_in_the_run_report_is_metrics_json",
+    "experiment/report.py": ["tests/test_report.py", "tests/test_report_edges.py", "tests/test_glue.py::test_every_number_in_the_run_report_is_metrics_json",
                   "tests/test_glue.py::test_every_number_in_the_sweep_report_is_the_cells"],
     "cli.py": ["tests/test_cli.py", "tests/test_cli_edges.py", "tests/test_glue.py"],
     "cluster/_lloyd.py": ENGINE_TESTS + ["tests/test_invariants.py"],

@@ -27,6 +27,6 @@ def test_metric_flag_replaces_the_files_algorithm(tmp_path):
     args = build_parser().parse_args(["sweep", "--config", str(cfg), "--metric", "manhattan,cosine"])
     spec = sweep_from_args(args)
     assert spec.axes["metric"] == ["manhattan", "cosine"]
-    from kmeanslab.sweep import cells
+    from kmeanslab.experiment.sweep import cells
 
     assert sorted({c.algorithm for _, c, _ in cells(spec)}) == ["kmedians", "spherical"]

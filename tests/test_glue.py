@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from kmeanslab.cli import main
 from kmeanslab.experiment import RunConfig, run
 from kmeanslab.preprocessing import ZScoreScaler
-from kmeanslab.sweep import cell_id
+from kmeanslab.experiment.sweep import cell_id
 
 # -- cell ids -----------------------------------------------------------------------------
 

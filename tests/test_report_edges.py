@@ -2,7 +2,7 @@
 
 import html.parser
 
-from kmeanslab import report
+from kmeanslab.experiment import report
 
 
 class Strays(html.parser.HTMLParser):
