@@ -32,7 +32,7 @@ template <class T> struct L1 {
 };
 
 template <class T> struct Soft {
-    const double* w; Centres<T> c; const T* x_sq; double beta, cap;
+    const double* w; Centres<T> c; const T* x_sq; double beta, cap, err;
     i32* labels; double* resp; double* obj_part; double* sums_part; double* mass_part;
     i64 n_slot; bool with_sums;
 };

@@ -26,13 +26,13 @@ template <class T> L1<T> l1_args(const In& w, const In& C, i64 n, i64 d, const O
 }
 
 template <class T> Soft<T> soft_args(const In& w, const T* C, const T* CT, const In& c_sq, i64 k, const In& x_sq,
-                                     double beta, double cap, i64 n, i64 d, const Out& labels, const Out& resp,
+                                     double beta, double cap, double err, i64 n, i64 d, const Out& labels, const Out& resp,
                                      const Out& obj_part, const Out& sums_part, const Out& mass_part) {
     if (k < 1) throw nb::value_error("the centres must hold at least one centre");
     const i64 slots = dim(obj_part, 0);
     const bool with = dim(sums_part, 1) > 0, all = dim(resp, 0) > 0;
     double* rp = out<double>(resp, "resp", {all ? n : 0, k});
-    return {in<double>(w, "w", {n}), {C, CT, in<T>(c_sq, "c_sq", {k}), k}, in<T>(x_sq, "x_sq", {n}), beta, cap,
+    return {in<double>(w, "w", {n}), {C, CT, in<T>(c_sq, "c_sq", {k}), k}, in<T>(x_sq, "x_sq", {n}), beta, cap, err,
             out<i32>(labels, "labels", {n}), all ? rp : nullptr, out<double>(obj_part, "obj_part", {slots}),
             out<double>(sums_part, "sums_part", {slots, with ? k : 0, with ? d : 0}),
             out<double>(mass_part, "mass_part", {slots, with ? k : 0}), slots, with};
@@ -106,26 +106,28 @@ void bind_family(nb::module_& m) {
     }, nogil);
 
     m.def("soft_dense", [](const In& X, const In& w, const In& C, const In& c_sq, const In& x_sq, double beta,
-                           double cap, const Out& labels, const Out& resp, const Out& obj_part, const Out& sums_part,
+                           double cap, double err, const Out& labels, const Out& resp, const Out& obj_part, const Out& sums_part,
                            const Out& mass_part) {
         by_float(X, "X", [&](auto t) {
             using T = decltype(t);
             const i64 n = dim(X, 0), d = dim(X, 1), k = dim(C, 0);
             fns<T>().soft({in<T>(X, "X", {n, d}), n, d},
-                          soft_args<T>(w, in<T>(C, "C", {k, d}), nullptr, c_sq, k, x_sq, beta, cap, n, d, labels,
+                          soft_args<T>(w, in<T>(C, "C", {k, d}), nullptr, c_sq, k, x_sq, beta, cap, err, n, d, labels,
                                        resp, obj_part, sums_part, mass_part));
         });
     }, nogil);
 
-    m.def("soft_csr", [](const In& data, const In& indices, const In& indptr, const In& w, const In& CT,
-                         const In& c_sq, const In& x_sq, double beta, double cap, const Out& labels, const Out& resp,
+    m.def("soft_csr", [](const In& data, const In& indices, const In& indptr, const In& w, const In& CT, const In& C,
+                         const In& c_sq, const In& x_sq, double beta, double cap, double err, const Out& labels,
+                         const Out& resp,
                          const Out& obj_part, const Out& sums_part, const Out& mass_part) {
         by_csr(data, indptr, [&](auto t, auto ix) {
             using T = decltype(t);
             using I = decltype(ix);
             const i64 d = dim(CT, 0), k = dim(CT, 1);
             auto X = csr<T, I>(data, &indices, indptr, d);
-            csr_fns<T, I>().soft(X, soft_args<T>(w, nullptr, in<T>(CT, "CT", {d, k}), c_sq, k, x_sq, beta, cap, X.n, d,
+            csr_fns<T, I>().soft(X, soft_args<T>(w, in<T>(C, "C", {k, d}), in<T>(CT, "CT", {d, k}), c_sq, k, x_sq,
+                                                 beta, cap, err, X.n, d,
                                                  labels, resp, obj_part, sums_part, mass_part));
         });
     }, nogil);

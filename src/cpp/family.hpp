@@ -35,12 +35,16 @@ inline void draw_rows(const double* cdf, i64 n, const double* u, i64 m, i64* out
 template <class T> struct DenseL1 {
     kml::Dense<T> X;
     const T* C;
+    // Eight partial sums whatever the vector width, added in a fixed order: the same
+    // value at every CPU level, so labels do not depend on the level.
     double operator()(i64 i, i64 j) const {
         const T *x = X.x + i * X.d, *c = C + j * X.d;
-        T s = 0;
-#pragma omp simd reduction(+ : s)
-        for (i64 t = 0; t < X.d; ++t) s += std::fabs(x[t] - c[t]);
-        return double(s);
+        T s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        i64 t = 0;
+        for (; t + 8 <= X.d; t += 8)
+            for (int l = 0; l < 8; ++l) s[l] += std::fabs(x[t + l] - c[t + l]);
+        for (; t < X.d; ++t) s[t % 8] += std::fabs(x[t] - c[t]);
+        return double(((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])));
     }
 };
 template <class T, class I> struct CsrL1 {  // ||x_i - c||_1 = ||c||_1 + sum over non-zeros of |x - c_j| - |c_j|
@@ -295,10 +299,32 @@ template <class T> inline double soft_row(i64 i, const double* dd, i64 K, const 
     return a.w[i] * (dmin - std::log1p(tot_m1 / double(K)) / a.beta);
 }
 
+// The label of row i from its squared distances dd: the nearest centre, distances within
+// the rounding of a dot product of the lowest settled exactly (as a Lloyd pass does), so
+// labels do not depend on the order in which products were summed.
+template <class T, class R>
+inline i64 soft_label(const R& rows, i64 i, const double* dd, const kml::Soft<T>& a, double tie) {
+    double best = INF, second = INF;
+    i64 bj = 0;
+    for (i64 j = 0; j < a.c.k; ++j) {
+        if (dd[j] < best) second = best, best = dd[j], bj = j;
+        else if (dd[j] < second) second = dd[j];
+    }
+    if (second - best > tie) return bj;
+    double exact = INF;
+    for (i64 j = 0; j < a.c.k; ++j)
+        if (dd[j] <= best + tie) {
+            const double v = rows.exact(i, a.c.C + j * rows.d);
+            if (v < exact) exact = v, bj = j;
+        }
+    return bj;
+}
+
 // E-step over all rows: weighted soft objective per slot, nearest-centre labels,
 // optional responsibilities and responsibility-weighted sums.
 template <class T, class R> void soft_pass(const R& rows, const kml::Soft<T>& a) {
     const i64 n = rows.n, d = rows.d, K = a.c.k, n_sub = n_sub_blocks(n);
+    const double cmax = max_of(a.c.c_sq, K);
 #pragma omp parallel for schedule(dynamic, 1)
     for (i64 s = 0; s < a.n_slot; ++s) {
         double acc = 0;
@@ -316,6 +342,7 @@ template <class T, class R> void soft_pass(const R& rows, const kml::Soft<T>& a)
                     dd[j] = v > 0 ? v : 0.0;
                 }
                 acc += soft_row(i, dd.p, K, a, wr.p);
+                a.labels[i] = i32(soft_label(rows, i, dd.p, a, 2 * a.err * (double(a.x_sq[i]) + cmax)));
                 if (sums)
                     for (i64 j = 0; j < K; ++j)
                         if (wr[j] > 0) {  // hard-ish rows touch one centre only

@@ -63,15 +63,24 @@ def soft_dense(X, w, CT, c_sq, x_sq, beta, cap, labels, resp, obj_part, sums_par
     optional responsibilities and responsibility-weighted sums.
 
     ``resp`` (n, K) is written unless it has no rows; ``sums_part`` / ``mass_part``
-    unless they have no clusters.
+    unless they have no clusters. Labels of rows whose two nearest centres are closer
+    than the rounding of the distances are settled by exact distances (as Lloyd's).
     """
     _core.soft_dense(X, f64(w), like(np.transpose(CT), X), like(c_sq, X), like(x_sq, X), float(beta),
-                     float(cap), labels, resp, obj_part, sums_part, mass_part)
+                     float(cap), _err(X), labels, resp, obj_part, sums_part, mass_part)
 
 
 def soft_csr(data, indices, indptr, w, CT, c_sq, x_sq, beta, cap, labels, resp, obj_part, sums_part,
              mass_part):
     """Sparse twin of :func:`soft_dense`."""
     indices, indptr = csr_index(indices, indptr)
-    _core.soft_csr(data, indices, indptr, f64(w), like(CT, data), like(c_sq, data), like(x_sq, data),
-                   float(beta), float(cap), labels, resp, obj_part, sums_part, mass_part)
+    _core.soft_csr(data, indices, indptr, f64(w), like(CT, data), like(np.transpose(CT), data),
+                   like(c_sq, data), like(x_sq, data), float(beta), float(cap), _err(data), labels, resp,
+                   obj_part, sums_part, mass_part)
+
+
+def _err(X):
+    """The engine's bound on the rounding of an expanded distance, for X's dtype."""
+    from .._engine import ERR
+
+    return ERR[np.dtype(X.dtype)]
