@@ -52,7 +52,7 @@ template <class T> void init_bounds(const kml::Dense<T>& Xd, const kml::Bounds<T
     const i64 n = X.n, d = X.d, k = a.k, n_sub = n_sub_blocks(n), n_slot = a.n_slot;
     const kml::Centres<T> c = centres_of(a);
     const double cmax = max_of(a.c_sq, k);
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (n * k * d >= PARALLEL_WORK)
     for (i64 s = 0; s < n_slot; ++s) {
         Buf<T> G(SUB * k);
         Buf<const T*> ptrs(SUB);
@@ -87,7 +87,7 @@ template <class T> inline bool hamerly_open(const kml::Bounds<T>& a, i64 i, doub
 // Fraction of rows Hamerly's bounds leave unsettled before any distance is computed.
 template <class T> double hamerly_share(i64 n, const kml::Bounds<T>& a) {
     i64 count = 0;
-#pragma omp parallel for schedule(static) reduction(+ : count)
+#pragma omp parallel for schedule(static) reduction(+ : count) if (n * 4 >= PARALLEL_WORK)
     for (i64 i = 0; i < n; ++i) {
         double m;
         count += hamerly_open(a, i, m);
@@ -95,28 +95,37 @@ template <class T> double hamerly_share(i64 n, const kml::Bounds<T>& a) {
     return double(count) / double(n > 1 ? n : 1);
 }
 
-// One Hamerly step: glow is the only lower bound. Rows the bounds cannot settle are
-// collected per block and scanned together with the tiles. Returns the rows scanned.
+// One Hamerly step: glow is the only lower bound. The bound test is one cheap pass on
+// the calling thread; the rows it leaves open are then visited block by block (their own
+// centre first, prefetched two rows ahead; the rows still open scanned together with the
+// tiles), on several threads only when they are many: late in a fit a handful of rows
+// is cheaper than waking a team. Returns the rows scanned.
 template <class T> i64 hamerly_assign(const kml::Dense<T>& Xd, const kml::Bounds<T>& a) {
     const DenseRows<T> X(Xd);
     const i64 n = X.n, d = X.d, k = a.k, n_sub = n_sub_blocks(n);
     const kml::Centres<T> c = centres_of(a);
     const double cmax = max_of(a.c_sq, k);
-    i64 examined = 0;
-#pragma omp parallel for schedule(dynamic, 1) reduction(+ : examined)
+    Buf<i64> open(n > 0 ? n : 1), starts(n_sub + 1);
+    i64 n_open = 0;
     for (i64 blk = 0; blk < n_sub; ++blk) {
-        i64 check[SUB + 2], todo[SUB];
-        i64 n_check = 0;
+        starts[blk] = n_open;
         const i64 end = blk * SUB + SUB < n ? blk * SUB + SUB : n;
         for (i64 i = blk * SUB; i < end; ++i) {
             double m;
-            if (hamerly_open(a, i, m)) check[n_check++] = i;
+            if (hamerly_open(a, i, m)) open[n_open++] = i;
         }
+    }
+    starts[n_sub] = n_open;
+    i64 examined = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : examined) if (n_open * d >= PARALLEL_WORK)
+    for (i64 blk = 0; blk < n_sub; ++blk) {
+        const i64* check = open.p + starts[blk];
+        const i64 n_check = starts[blk + 1] - starts[blk];
         if (n_check == 0) continue;
-        check[n_check] = check[n_check + 1] = check[n_check - 1];
+        i64 todo[SUB];
         i64 count = 0;
         for (i64 q = 0; q < n_check; ++q) {
-            prefetch(X.row(check[q + 2]), d * i64(sizeof(T)));
+            prefetch(X.row(check[q + 2 < n_check ? q + 2 : n_check - 1]), d * i64(sizeof(T)));
             const i64 i = check[q];
             const i32 l = a.labels[i];
             double m;
@@ -200,7 +209,7 @@ template <class T, class Rows> i64 elkan_with(const DenseRows<T>& X, const Rows&
     const i64 n = X.n, k = a.k, n_sub = n_sub_blocks(n), n_words = (k + 7) / 8;
     const double cmax = max_of(a.c_sq, k), root_cmax = std::sqrt(cmax);
     i64 computed = 0;
-#pragma omp parallel for schedule(dynamic, 1) reduction(+ : computed)
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : computed) if (n * k >= PARALLEL_WORK)
     for (i64 blk = 0; blk < n_sub; ++blk) {
         const i64 start = blk * SUB, end = start + SUB < n ? start + SUB : n;
         Buf<std::uint8_t> marks(SUB * 8 * n_words);
@@ -323,7 +332,7 @@ inline void half_center_distances(const double* C, i64 k, i64 d, double* out) {
     Buf<double> sq(k);
     for (i64 a = 0; a < k; ++a) sq[a] = dot(C + a * d, C + a * d, d);
     const i64 n_blk = (k + 7) / 8;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (k * k * d >= PARALLEL_WORK)
     for (i64 p = 0; p < (n_blk + 1) / 2; ++p) {
         half_distances_from(C, k, d, sq.p, 8 * p, allowance, out);
         if (n_blk - 1 - p != p) half_distances_from(C, k, d, sq.p, 8 * (n_blk - 1 - p), allowance, out);

@@ -65,9 +65,9 @@ template <class T, class I> struct CsrL1 {  // ||x_i - c||_1 = ||c||_1 + sum ove
 
 // Nearest centre in L1 of each row: label, distance, weighted sum per slot; and, when
 // asked, every distance (n, K).
-template <class T, class Dist> void l1_pass(i64 n, const Dist& dist, const kml::L1<T>& a) {
+template <class T, class Dist> void l1_pass(i64 n, i64 d, const Dist& dist, const kml::L1<T>& a) {
     const i64 n_sub = n_sub_blocks(n), k = a.k;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (n * k * d >= PARALLEL_WORK)
     for (i64 s = 0; s < a.n_slot; ++s) {
         double acc = 0;
         for (i64 b = s; b < n_sub; b += a.n_slot)
@@ -87,9 +87,9 @@ template <class T, class Dist> void l1_pass(i64 n, const Dist& dist, const kml::
     }
 }
 
-template <class T> void l1_assign(const kml::Dense<T>& X, const kml::L1<T>& a) { l1_pass(X.n, DenseL1<T>{X, a.C}, a); }
+template <class T> void l1_assign(const kml::Dense<T>& X, const kml::L1<T>& a) { l1_pass(X.n, X.d, DenseL1<T>{X, a.C}, a); }
 template <class T, class I> void l1_assign_csr(const kml::Csr<T, I>& X, const kml::L1<T>& a) {
-    l1_pass(X.n, CsrL1<T, I>{X, a.C, a.c_abs}, a);
+    l1_pass(X.n, X.d, CsrL1<T, I>{X, a.C, a.c_abs}, a);
 }
 
 // -- weighted medians -----------------------------------------------------------------
@@ -210,14 +210,14 @@ void medians_dense(const kml::Dense<T>& X, const double* w, const i64* order, co
         const i64 s = starts[k], m = starts[k + 1] - s;
         if (m == 0) continue;
         T* XT = flat.p;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * d >= PARALLEL_WORK)
         for (i64 g = 0; g < (m + 15) / 16; ++g)
             for (i64 r = g * 16; r < (g * 16 + 16 < m ? g * 16 + 16 : m); ++r) {
                 const T* row = X.x + order[s + r] * d;
                 for (i64 t = 0; t < d; ++t) XT[t * m + r] = row[t];
             }
         for (i64 r = 0; r < m; ++r) wk[r] = w[order[s + r]];
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4) if (m * d * 8 >= PARALLEL_WORK)
         for (i64 t = 0; t < d; ++t) {
             Buf<double> v(m), wt(m), hist(3 * N_BUCKETS);
             for (i64 r = 0; r < m; ++r) v[r] = double(XT[t * m + r]), wt[r] = wk[r];
@@ -246,7 +246,7 @@ void medians_csc(const kml::Csr<T, I>& X, const double* w, const i64* starts, i6
         wsum[k] = 0;
         for (i64 i = starts[k]; i < starts[k + 1]; ++i) wsum[k] += w[i];
     }
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4) if (i64(X.indptr[n_cols]) * 8 >= PARALLEL_WORK)
     for (i64 j = 0; j < n_cols; ++j) {
         Buf<double> hist(3 * N_BUCKETS);
         const I* col = X.indices + X.indptr[j];
@@ -325,7 +325,7 @@ inline i64 soft_label(const R& rows, i64 i, const double* dd, const kml::Soft<T>
 template <class T, class R> void soft_pass(const R& rows, const kml::Soft<T>& a) {
     const i64 n = rows.n, d = rows.d, K = a.c.k, n_sub = n_sub_blocks(n);
     const double cmax = max_of(a.c.c_sq, K);
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (n * K * d >= PARALLEL_WORK)
     for (i64 s = 0; s < a.n_slot; ++s) {
         double acc = 0;
         double* sums = a.with_sums ? a.sums_part + s * K * d : nullptr;

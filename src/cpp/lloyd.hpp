@@ -68,7 +68,7 @@ template <class T> inline double max_of(const T* v, i64 k) {
 template <class T, class R> void lloyd_pass(const R& rows, const kml::Lloyd<T>& a) {
     const i64 n = rows.n, d = rows.d, k = a.c.k, n_sub = n_sub_blocks(n), n_slot = a.n_slot;
     const double cmax = max_of(a.c.c_sq, k);
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (n * k * d >= PARALLEL_WORK)
     for (i64 s = 0; s < n_slot; ++s) {
         Buf<T> G(SUB * k);
         Buf<const T*> ptrs(SUB);
@@ -102,7 +102,7 @@ template <class T, class I> void lloyd_csr(const kml::Csr<T, I>& X, const kml::L
 // allows no assumption about NaN or infinity, so v - v is never folded to 0.
 template <class T, class U> void value_summary(const T* V, i64 n, i64 d, T* nonfinite, U* largest) {
     const U mask = U(~U(0)) >> 1;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * d >= PARALLEL_WORK)
     for (i64 i = 0; i < n; ++i) {
         const T* v = V + i * d;
         T s = 0;
@@ -125,7 +125,7 @@ template <class T, class U> void value_summary(const T* V, i64 n, i64 d, T* nonf
 template <class T> void byte_copy(const kml::Dense<T>& X, double scale, std::uint8_t* Q, double* q_sq, double* q_err) {
     const i64 n = X.n, d = X.d;
     const double sc = double(T(scale)), inv = 1.0 / sc;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * d >= PARALLEL_WORK)
     for (i64 i = 0; i < n; ++i) {
         const T* x = X.x + i * d;
         double s2 = 0, e2 = 0;
@@ -144,12 +144,12 @@ template <class T> void byte_copy(const kml::Dense<T>& X, double scale, std::uin
 }
 
 template <class T> void row_sq_norms(const kml::Dense<T>& X, T* out) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (X.n * X.d >= PARALLEL_WORK)
     for (i64 i = 0; i < X.n; ++i) out[i] = dot(X.x + i * X.d, X.x + i * X.d, X.d);
 }
 
 template <class T, class I> void row_sq_norms_csr(const kml::Csr<T, I>& X, T* out) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (i64(X.indptr[X.n]) >= PARALLEL_WORK)
     for (i64 i = 0; i < X.n; ++i) {
         T s = 0;
         for (i64 p = X.indptr[i]; p < X.indptr[i + 1]; ++p) s += X.data[p] * X.data[p];
@@ -160,7 +160,7 @@ template <class T, class I> void row_sq_norms_csr(const kml::Csr<T, I>& X, T* ou
 // Per-slot float64 column sums of X - shift (part[s, 0]) and of its square (part[s, 1]).
 template <class T> void column_sums(const kml::Dense<T>& X, const double* shift, double* part, i64 n_slot) {
     const i64 n = X.n, d = X.d, n_sub = n_sub_blocks(n);
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (n * d >= PARALLEL_WORK)
     for (i64 s = 0; s < n_slot; ++s) {
         double* first = part + s * 2 * d;
         double* second = first + d;
@@ -179,7 +179,7 @@ template <class T> void column_sums(const kml::Dense<T>& X, const double* shift,
 // out[i] = ||x_i - c_{labels[i]}||^2 by differences (no cancellation).
 template <class T> void exact_sq_dist(const kml::Dense<T>& X, const T* C, const i32* labels, T* out) {
     const i64 d = X.d;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (X.n * X.d >= PARALLEL_WORK)
     for (i64 i = 0; i < X.n; ++i) {
         const T *x = X.x + i * d, *c = C + i64(labels[i]) * d;
         T s = 0;
@@ -192,7 +192,7 @@ template <class T> void exact_sq_dist(const kml::Dense<T>& X, const T* C, const 
 // ||x_i - c||^2 = ||c||^2 + sum over non-zeros of (x - c)^2 - c^2.
 template <class T, class I>
 void exact_sq_dist_csr(const kml::Csr<T, I>& X, const T* C, const double* c_sq, const i32* labels, double* out) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (i64(X.indptr[X.n]) >= PARALLEL_WORK)
     for (i64 i = 0; i < X.n; ++i) {
         const T* c = C + i64(labels[i]) * X.d;
         double s = 0;
@@ -208,7 +208,7 @@ void exact_sq_dist_csr(const kml::Csr<T, I>& X, const T* C, const double* c_sq, 
 
 template <class T, class R> void candidates_from(const R& rows, const kml::Candidates<T>& a) {
     const i64 n = rows.n, m = a.cand.k;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (n * m * rows.d >= PARALLEL_WORK)
     for (i64 b = 0; b < n_sub_blocks(n); ++b) {
         const i64 start = b * SUB, end = start + SUB < n ? start + SUB : n;
         Buf<T> G(SUB * m);
@@ -232,7 +232,7 @@ template <class T, class I> void candidate_sq_dist_csr(const kml::Csr<T, I>& X, 
 // pot[q] = sum_i w_i min(closest_i, dist[cols[q], i]), each summed in row order.
 template <class T>
 void potentials(const T* dist, i64 n, const i64* cols, i64 m, const T* closest, const double* w, double* pot) {
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (m * n >= PARALLEL_WORK)
     for (i64 q = 0; q < m; ++q) {
         const T* row = dist + cols[q] * n;
         double s = 0;

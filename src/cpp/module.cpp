@@ -243,6 +243,26 @@ void bind_sparse(nb::module_& m) {
     }, nogil);
 }
 
+// What a bounded step (Hamerly or Elkan) reads and writes, checked.
+template <class T>
+Bounds<T> step_args(const In& C, const In& c_sq, const In& x_sq, const In& half_sep, const In& cum, double err,
+                    double rel, const Out& labels, const Out& upper, i64 n, i64 d) {
+    const i64 k = dim(C, 0);
+    Bounds<T> a{};
+    a.C = in<T>(C, "C", {k, d});
+    a.c_sq = in<T>(c_sq, "c_sq", {k});
+    a.k = k;
+    a.x_sq = in<T>(x_sq, "x_sq", {n});
+    a.half_sep = in<double>(half_sep, "half_sep", {k});
+    a.cum = in<double>(cum, "cum", {k});
+    a.err = err;
+    a.rel = rel;
+    a.labels = out<i32>(labels, "labels", {n});
+    check_index(a.labels, n, k, "labels");
+    a.upper = out<double>(upper, "upper", {n});
+    return a;
+}
+
 void bind_bounds(nb::module_& m) {
     m.def("init_bounds", [](const In& X, const In& w, const In& C, const In& c_sq, const In& x_sq, double err,
                             double rel, const Out& labels, const Out& upper, const Out& lower, const Out& glow,
@@ -291,20 +311,9 @@ void bind_bounds(nb::module_& m) {
                                const Out& upper, const Out& glow) {
         return by_float(X, "X", [&](auto t) {
             using T = decltype(t);
-            const i64 n = dim(X, 0), d = dim(X, 1), k = dim(C, 0);
-            Bounds<T> a{};
-            a.C = in<T>(C, "C", {k, d});
-            a.c_sq = in<T>(c_sq, "c_sq", {k});
-            a.k = k;
-            a.x_sq = in<T>(x_sq, "x_sq", {n});
-            a.half_sep = in<double>(half_sep, "half_sep", {k});
-            a.cum = in<double>(cum, "cum", {k});
+            const i64 n = dim(X, 0), d = dim(X, 1);
+            Bounds<T> a = step_args<T>(C, c_sq, x_sq, half_sep, cum, err, rel, labels, upper, n, d);
             a.cum_max = cum_max;
-            a.err = err;
-            a.rel = rel;
-            a.labels = out<i32>(labels, "labels", {n});
-            check_index(a.labels, n, k, "labels");
-            a.upper = out<double>(upper, "upper", {n});
             a.glow = out<double>(glow, "glow", {n});
             return fns<T>().hamerly_assign({in<T>(X, "X", {n, d}), n, d}, a);
         });
@@ -317,19 +326,8 @@ void bind_bounds(nb::module_& m) {
         return by_float(X, "X", [&](auto t) {
             using T = decltype(t);
             const i64 n = dim(X, 0), d = dim(X, 1), k = dim(C, 0);
-            Bounds<T> a{};
-            a.C = in<T>(C, "C", {k, d});
-            a.c_sq = in<T>(c_sq, "c_sq", {k});
-            a.k = k;
-            a.x_sq = in<T>(x_sq, "x_sq", {n});
-            a.half_sep = in<double>(half_sep, "half_sep", {k});
+            Bounds<T> a = step_args<T>(C, c_sq, x_sq, half_sep, cum, err, rel, labels, upper, n, d);
             a.half_cc = in<double>(half_cc, "half_cc", {k, k});
-            a.cum = in<double>(cum, "cum", {k});
-            a.err = err;
-            a.rel = rel;
-            a.labels = out<i32>(labels, "labels", {n});
-            check_index(a.labels, n, k, "labels");
-            a.upper = out<double>(upper, "upper", {n});
             a.lower = out<T>(lower, "lower", {n, k});
             if (dim(Q, 0) > 0) {
                 a.Q = in<std::uint8_t>(Q, "Q", {n, d});

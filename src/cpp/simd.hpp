@@ -251,6 +251,11 @@ template <class T, class I> struct CsrRows {
 };
 
 inline i64 n_sub_blocks(i64 n) { return (n + SUB - 1) / SUB; }
+
+// Below this many operations a kernel runs on the calling thread: waking a team costs
+// more than the work, and far more on a loaded machine, where a parallel region waits
+// for every thread to be scheduled.
+constexpr i64 PARALLEL_WORK = i64(1) << 22;
 constexpr double INF = std::numeric_limits<double>::infinity();
 
 }  // namespace KML_NS
