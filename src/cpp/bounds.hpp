@@ -43,14 +43,17 @@ inline i64 scan_row(const DenseRows<T>& X, i64 i, const kml::Centres<T>& c, cons
     return bj;
 }
 
-template <class T> inline kml::Centres<T> centres_of(const kml::Bounds<T>& a) { return {a.C, nullptr, a.c_sq, a.k}; }
+template <class T> inline kml::Centres<T> centres_of(const kml::Bounds<T>& a) {
+    return {a.C, nullptr, a.c_sq, a.k, nullptr};
+}
 
 // Every distance of every row: label, upper bound, lower bounds (zero drift), glow (the
 // second smallest distance), and the weighted per-cluster sums by slot.
 template <class T> void init_bounds(const kml::Dense<T>& Xd, const kml::Bounds<T>& a) {
     const DenseRows<T> X(Xd);
     const i64 n = X.n, d = X.d, k = a.k, n_sub = n_sub_blocks(n), n_slot = a.n_slot;
-    const kml::Centres<T> c = centres_of(a);
+    const Packed<T> P(centres_of(a), d);
+    const kml::Centres<T>& c = P.c;
     const double cmax = max_of(a.c_sq, k);
 #pragma omp parallel for schedule(dynamic, 1) if (n * k * d >= PARALLEL_WORK)
     for (i64 s = 0; s < n_slot; ++s) {
@@ -103,7 +106,8 @@ template <class T> double hamerly_share(i64 n, const kml::Bounds<T>& a) {
 template <class T> i64 hamerly_assign(const kml::Dense<T>& Xd, const kml::Bounds<T>& a) {
     const DenseRows<T> X(Xd);
     const i64 n = X.n, d = X.d, k = a.k, n_sub = n_sub_blocks(n);
-    const kml::Centres<T> c = centres_of(a);
+    const Packed<T> P(centres_of(a), d);
+    const kml::Centres<T>& c = P.c;
     const double cmax = max_of(a.c_sq, k);
     Buf<i64> open(n > 0 ? n : 1), starts(n_sub + 1);
     i64 n_open = 0;

@@ -325,6 +325,7 @@ inline i64 soft_label(const R& rows, i64 i, const double* dd, const kml::Soft<T>
 template <class T, class R> void soft_pass(const R& rows, const kml::Soft<T>& a) {
     const i64 n = rows.n, d = rows.d, K = a.c.k, n_sub = n_sub_blocks(n);
     const double cmax = max_of(a.c.c_sq, K);
+    const Packed<T> P(a.c, d);
 #pragma omp parallel for schedule(dynamic, 1) if (n * K * d >= PARALLEL_WORK)
     for (i64 s = 0; s < a.n_slot; ++s) {
         double acc = 0;
@@ -335,7 +336,7 @@ template <class T, class R> void soft_pass(const R& rows, const kml::Soft<T>& a)
         Buf<const T*> ptrs(SUB);
         for (i64 b = s; b < n_sub; b += a.n_slot) {
             const i64 start = b * SUB, end = start + SUB < n ? start + SUB : n;
-            rows.range_dots(start, end, a.c, G.p, ptrs.p);
+            rows.range_dots(start, end, P.c, G.p, ptrs.p);
             for (i64 i = start; i < end; ++i) {
                 for (i64 j = 0; j < K; ++j) {
                     const double v = double(a.x_sq[i]) + double(a.c.c_sq[j]) - 2.0 * double(G[(i - start) * K + j]);

@@ -68,6 +68,7 @@ template <class T> inline double max_of(const T* v, i64 k) {
 template <class T, class R> void lloyd_pass(const R& rows, const kml::Lloyd<T>& a) {
     const i64 n = rows.n, d = rows.d, k = a.c.k, n_sub = n_sub_blocks(n), n_slot = a.n_slot;
     const double cmax = max_of(a.c.c_sq, k);
+    const Packed<T> P(a.c, d);
 #pragma omp parallel for schedule(dynamic, 1) if (n * k * d >= PARALLEL_WORK)
     for (i64 s = 0; s < n_slot; ++s) {
         Buf<T> G(SUB * k);
@@ -76,7 +77,7 @@ template <class T, class R> void lloyd_pass(const R& rows, const kml::Lloyd<T>& 
         double* sums = a.with_sums ? a.sums_part + s * k * d : nullptr;
         for (i64 b = s; b < n_sub; b += n_slot) {
             const i64 start = b * SUB, end = start + SUB < n ? start + SUB : n;
-            rows.range_dots(start, end, a.c, G.p, ptrs.p);
+            rows.range_dots(start, end, P.c, G.p, ptrs.p);
             for (i64 i = start; i < end; ++i) {
                 const double xs = double(a.x_sq[i]);
                 double best;
@@ -208,12 +209,13 @@ void exact_sq_dist_csr(const kml::Csr<T, I>& X, const T* C, const double* c_sq, 
 
 template <class T, class R> void candidates_from(const R& rows, const kml::Candidates<T>& a) {
     const i64 n = rows.n, m = a.cand.k;
+    const Packed<T> P(a.cand, rows.d);
 #pragma omp parallel for schedule(dynamic, 1) if (n * m * rows.d >= PARALLEL_WORK)
     for (i64 b = 0; b < n_sub_blocks(n); ++b) {
         const i64 start = b * SUB, end = start + SUB < n ? start + SUB : n;
         Buf<T> G(SUB * m);
         Buf<const T*> ptrs(SUB);
-        rows.range_dots(start, end, a.cand, G.p, ptrs.p);
+        rows.range_dots(start, end, P.c, G.p, ptrs.p);
         for (i64 q = 0; q < m; ++q)
             for (i64 i = start; i < end; ++i) {
                 double v = double(a.x_sq[i]) + double(a.cand.c_sq[q]) - 2.0 * double(G[(i - start) * m + q]);

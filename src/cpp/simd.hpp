@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "api.hpp"
 
@@ -191,6 +192,101 @@ template <class T> inline void tile_dots(const T* const* rows, i64 m, const T* C
         tile_chunk(rows, m, C, k, d, t0, d - t0 < dc ? d - t0 : dc, G, t0 == 0);
 }
 
+template <class T, std::size_t... I> inline Vec<T> splat_lanes(T x, std::index_sequence<I...>) {
+    return Vec<T>{((void)I, x)...};
+}
+template <class T> inline Vec<T> splat(T x) {  // one broadcast instruction
+    return splat_lanes<T>(x, std::make_index_sequence<std::size_t(lanes<T>())>{});
+}
+
+// Outer-product tiles for many centres: centres packed in panels of NR = 2 vectors,
+// feature-major (panel p holds C[p*NR + q, t] at [t, q], zero past the last centre), so
+// that MR rows x NR centres accumulate in 2 * MR registers with no horizontal sums. Each
+// product is summed feature by feature in chunks of KC features, the chunks added in
+// order: its value does not depend on which rows share a tile.
+constexpr i64 MR = 6, KC = 256;
+template <class T> constexpr i64 panel_width() { return 2 * lanes<T>(); }
+
+template <class T> struct Packed {
+    kml::Centres<T> c;
+    T* mem = nullptr;
+    Packed(const kml::Centres<T>& centres, i64 d) : c(centres) {
+        constexpr i64 NR = panel_width<T>();
+        if (!c.C || c.k < NR) return;  // few centres: the inner-product tiles
+        const i64 n_panels = (c.k + NR - 1) / NR;
+        mem = new T[n_panels * d * NR];
+        for (i64 p = 0; p < n_panels; ++p)
+            for (i64 q = 0; q < NR; ++q) {
+                const i64 j = p * NR + q;
+                for (i64 t = 0; t < d; ++t) mem[(p * d + t) * NR + q] = j < c.k ? c.C[j * d + t] : T(0);
+            }
+        c.panels = mem;
+    }
+    ~Packed() { delete[] mem; }
+    Packed(const Packed&) = delete;
+    Packed& operator=(const Packed&) = delete;
+};
+
+// R rows x NV vectors of centres (NV = 1 for a last panel of at most one vector).
+template <class T, int R, int NV>
+inline void outer_tile(const T* const* rows, i64 t0, i64 t1, const T* panel, T* G, i64 ldg, i64 jc, bool first) {
+    constexpr i64 L = lanes<T>(), NR = panel_width<T>();
+    Vec<T> acc[R][NV];
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < NV; ++v) acc[r][v] = Vec<T>{};
+    for (i64 t = t0; t < t1; ++t) {
+        Vec<T> b[NV];
+        for (int v = 0; v < NV; ++v) b[v] = load(panel + t * NR + v * L);
+        for (int r = 0; r < R; ++r) {
+            const Vec<T> x = splat(rows[r][t]);
+            for (int v = 0; v < NV; ++v) acc[r][v] = fmadd(x, b[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        T out[NV * L];
+        std::memcpy(out, &acc[r][0], sizeof acc[r]);
+        T* g = G + r * ldg;
+        for (i64 q = 0; q < jc; ++q) g[q] = first ? out[q] : g[q] + out[q];
+    }
+}
+
+template <class T, int NV>
+inline void outer_panel(const T* const* rows, i64 m, i64 t0, i64 t1, const T* panel, T* Gp, i64 k, i64 jc) {
+    const bool first = t0 == 0;
+    i64 r = 0;
+    for (; r + MR <= m; r += MR) outer_tile<T, MR, NV>(rows + r, t0, t1, panel, Gp + r * k, k, jc, first);
+    switch (m - r) {
+        case 5: outer_tile<T, 5, NV>(rows + r, t0, t1, panel, Gp + r * k, k, jc, first); break;
+        case 4: outer_tile<T, 4, NV>(rows + r, t0, t1, panel, Gp + r * k, k, jc, first); break;
+        case 3: outer_tile<T, 3, NV>(rows + r, t0, t1, panel, Gp + r * k, k, jc, first); break;
+        case 2: outer_tile<T, 2, NV>(rows + r, t0, t1, panel, Gp + r * k, k, jc, first); break;
+        case 1: outer_tile<T, 1, NV>(rows + r, t0, t1, panel, Gp + r * k, k, jc, first); break;
+        default: break;
+    }
+}
+
+template <class T>
+inline void outer_dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T* G) {
+    constexpr i64 NR = panel_width<T>();
+    const i64 k = c.k, n_panels = (k + NR - 1) / NR;
+    for (i64 t0 = 0; t0 < d; t0 += KC) {
+        const i64 t1 = t0 + KC < d ? t0 + KC : d;
+        for (i64 p = 0; p < n_panels; ++p) {
+            const T* panel = c.panels + p * d * NR;
+            const i64 jc = k - p * NR < NR ? k - p * NR : NR;
+            if (jc > lanes<T>()) outer_panel<T, 2>(rows, m, t0, t1, panel, G + p * NR, k, jc);
+            else outer_panel<T, 1>(rows, m, t0, t1, panel, G + p * NR, k, jc);
+        }
+    }
+}
+
+// Products of listed rows with the centres: outer-product tiles when the centres are
+// packed, the inner-product tiles otherwise.
+template <class T> inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T* G) {
+    if (c.panels) outer_dots(rows, m, c, d, G);
+    else tile_dots(rows, m, c.C, c.k, d, G);
+}
+
 // Row access of dense X: products of a block of rows with the centres (tiles), exact
 // distances, sums.
 template <class T> struct DenseRows {
@@ -201,11 +297,11 @@ template <class T> struct DenseRows {
     // scratch: SUB row pointers
     void block_dots(const i64* idx, i64 m, const kml::Centres<T>& c, T* G, const T** ptrs) const {
         for (i64 r = 0; r < m; ++r) ptrs[r] = row(idx[r]);
-        tile_dots(ptrs, m, c.C, c.k, d, G);
+        dots(ptrs, m, c, d, G);
     }
     void range_dots(i64 start, i64 end, const kml::Centres<T>& c, T* G, const T** ptrs) const {
         for (i64 i = start; i < end; ++i) ptrs[i - start] = row(i);
-        tile_dots(ptrs, end - start, c.C, c.k, d, G);
+        dots(ptrs, end - start, c, d, G);
     }
     double exact(i64 i, const T* cj) const { return exact_sq(row(i), cj, d); }
     void add(i64 i, double wi, double* s) const {
