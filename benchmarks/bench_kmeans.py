@@ -77,9 +77,11 @@ def run_faiss(X, k, seed):
     return float("nan"), t_fit, 300, inertia
 
 
-def references():
+def references(names):
     refs = {"sklearn": run_sklearn}
     for name, mod, fn in (("sklearnex", "sklearnex", run_sklearnex), ("faiss", "faiss", run_faiss)):
+        if name not in names:
+            continue
         try:
             __import__(mod)
             refs[name] = fn
@@ -145,6 +147,7 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 for K > 10")
     ap.add_argument("--seeds-k10", type=int, default=10, help="seeds 0..N-1 for K <= 10")
     ap.add_argument("--repeat", type=int, default=5, help="fresh processes per subprocess row")
+    ap.add_argument("--refs", default="sklearnex,faiss", help="references besides scikit-learn")
     ap.add_argument("--algorithm", default="auto")
     ap.add_argument("--quick", action="store_true", help="one seed, no subprocess rows")
     ap.add_argument("--out", default=str(HERE / "results" / "bench_kmeans.md"))
@@ -177,7 +180,7 @@ def main(argv=None):
         floor_rows.append((f"  that step / one pass over X, K={k}", step / floor_rows[0][1]))
         floor_rows.append((f"  that step / X @ C.T, K={k}", step / gemm))
 
-    refs = references()
+    refs = references(args.refs.split(","))
     table = ["| K | impl | seeding s | iterations | ms / iteration | total fit s | inertia | "
              "fit speed-up vs sklearn | inertia / sklearn |", "|" + "---|" * 9]
     summary = ["| K | seeds | kmeanslab fit s | " + " | ".join(f"{n} fit s" for n in refs) + " | "
