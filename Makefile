@@ -9,23 +9,31 @@ ifneq ($(wildcard $(SHARED_DATA)/mnist),)
 export KMEANSLAB_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: demo test bench mutate clean
+.PHONY: demo test bench build mutate clean
+
+# The compiled kernels: any change to them re-runs the install, which recompiles only
+# what changed (the build tools live in the venv and the build folder persists).
+KERNELS := CMakeLists.txt $(wildcard src/cpp/*.cpp src/cpp/*.hpp)
+BUILD_DEPS := scikit-build-core nanobind cmake ninja
+INSTALL := $(BIN)/python -m pip install -q --no-build-isolation -e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --upgrade pip $(BUILD_DEPS)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+$(VENV)/.installed: pyproject.toml $(KERNELS) | $(BIN)/python
+	$(INSTALL) .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml $(KERNELS) | $(BIN)/python
+	$(INSTALL) '.[test]'
 	touch $@ $(VENV)/.installed
 
-$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,bench]'
+$(VENV)/.installed-bench: pyproject.toml $(KERNELS) | $(BIN)/python
+	$(INSTALL) '.[test,bench]'
 	touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
+build: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(BIN)/kmeanslab run --dataset mnist --k 10 --n-init 10 --seed 0 --out runs/demo
@@ -36,8 +44,8 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_kmeans.py
 
-$(VENV)/.installed-mutate: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,mutate]'
+$(VENV)/.installed-mutate: pyproject.toml $(KERNELS) | $(BIN)/python
+	$(INSTALL) '.[test,mutate]'
 	touch $@ $(VENV)/.installed-test $(VENV)/.installed
 
 # Mutation testing of the Python layer (not part of CI; run it before resolving an issue).
@@ -47,4 +55,4 @@ mutate: $(VENV)/.installed-mutate
 	$(BIN)/python scripts/mutate.py $(if $(SAMPLE),--sample $(SAMPLE) --seed $(or $(SEED),0)) $(MODULE)
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache build/mutate
+	rm -rf $(VENV) runs .pytest_cache build

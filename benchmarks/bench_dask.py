@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
               "MKL_NUM_THREADS": "1"}
 
 
@@ -146,7 +146,7 @@ def write_table(path, mnist_rows, big, args, elapsed):
         "",
         f"`benchmarks/bench_dask.py` on {platform.machine()} with {os.cpu_count()} cores (shared with "
         "other jobs: times are noisy), one LocalCluster: 2 worker processes x 1 thread, "
-        "NUMBA/OMP threads = 1. MNIST-70k float32 as a dask array "
+        "OMP threads = 1. MNIST-70k float32 as a dask array "
         f"persisted on the workers (8 blocks of 8,750 rows); same initial centres (k-means++) and "
         f"{args.max_iter} Lloyd iterations (tol=0) for all; fit time (labels gathered, seeding "
         f"excluded), median of {args.repeats} interleaved fits. kmeanslab `lloyd`: full passes of "

@@ -1,8 +1,10 @@
-"""KMeans on MNIST-70k (float32): kmeanslab against scikit-learn (and faiss / sklearnex if installed).
+"""KMeans on MNIST-70k (float32): kmeanslab against scikit-learn, scikit-learn-intelex and faiss.
 
-Same data, same seeds, runs interleaved in one process; medians over seeds; ratios to
-scikit-learn. Also the two floors (one pass over X, X @ C.T), first-call JIT time,
-import time and peak memory of a fit (each in a fresh subprocess).
+Same data, same seeds, runs interleaved in one process; medians over seeds (K=10: seeds
+0-9, larger K: 0-2); ratios side by side. Also the floors (one pass over X, X @ C.T) of
+one full Lloyd step, and, each in fresh subprocesses (medians of several): import time
+against scikit-learn's, the first fit of a new process against its second, and the peak
+memory of a fit above X.
 
     KMEANSLAB_DATA=../shared/data .venv/bin/python benchmarks/bench_kmeans.py [--quick]
 """
@@ -11,7 +13,6 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -76,9 +77,11 @@ def run_faiss(X, k, seed):
     return float("nan"), t_fit, 300, inertia
 
 
-def references():
+def references(names):
     refs = {"sklearn": run_sklearn}
     for name, mod, fn in (("sklearnex", "sklearnex", run_sklearnex), ("faiss", "faiss", run_faiss)):
+        if name not in names:
+            continue
         try:
             __import__(mod)
             refs[name] = fn
@@ -87,27 +90,40 @@ def references():
     return refs
 
 
-def subprocess_seconds(code, env=None):
+def subprocess_values(code, env=None):
+    """The numbers a fresh Python process prints on its last line."""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, **(env or {})})
-    return float(out.stdout.strip().splitlines()[-1])
+    return [float(v) for v in out.stdout.strip().splitlines()[-1].split()]
 
 
-def jit_and_import_rows():
-    fit_small = ("import time,numpy as np;t=time.perf_counter();import kmeanslab;"
-                 "X=np.random.RandomState(0).rand(2000,784).astype(np.float32);"
-                 "[kmeanslab.KMeans(k,n_init=1,random_state=0).fit(X) for k in (10,100)];"
-                 "print(time.perf_counter()-t)")
-    rows = []
-    with tempfile.TemporaryDirectory() as cache:
-        env = {"NUMBA_CACHE_DIR": cache}
-        rows.append(("first fit in a new process, empty JIT cache (s)", subprocess_seconds(fit_small, env)))
-        rows.append(("first fit in a new process, JIT cache warm (s)", subprocess_seconds(fit_small, env)))
-    rows.append(("import kmeanslab (s)", subprocess_seconds(
-        "import time;t=time.perf_counter();import kmeanslab;print(time.perf_counter()-t)")))
-    rows.append(("import kmeanslab + KMeans (s)", subprocess_seconds(
-        "import time;t=time.perf_counter();from kmeanslab import KMeans;print(time.perf_counter()-t)")))
-    return rows
+def subprocess_seconds(code, env=None):
+    return subprocess_values(code, env)[0]
+
+
+IMPORTS = {"kmeanslab": "import kmeanslab; from kmeanslab import KMeans",
+           "sklearn": "from sklearn.cluster import KMeans"}
+FIRST_SECOND = ("import time;from kmeanslab import KMeans;from kmeanslab.datasets import load_mnist\n"
+                "X,_=load_mnist('all',download=False)\n"
+                "def fit():\n t=time.perf_counter();KMeans(10,n_init=1,random_state=0).fit(X)\n"
+                " return time.perf_counter()-t\n"
+                "a=fit();b=fit();print(a,b)")
+
+
+def process_rows(repeat):
+    """Import times (interleaved, medians) and the first fit of a new process vs its second."""
+    times = {name: [] for name in IMPORTS}
+    for _ in range(repeat):
+        for name, stmt in IMPORTS.items():
+            times[name].append(subprocess_seconds(f"import time;t=time.perf_counter();{stmt};"
+                                                  "print(time.perf_counter()-t)"))
+    ours, theirs = (float(np.median(times[n])) for n in IMPORTS)
+    pairs = np.array([subprocess_values(FIRST_SECOND) for _ in range(repeat)])
+    first, second = np.median(pairs, axis=0)
+    return [(f"`{IMPORTS['kmeanslab']}` (s)", ours), (f"`{IMPORTS['sklearn']}` (s)", theirs),
+            ("  kmeanslab import - sklearn import (s)", ours - theirs),
+            ("first KMeans(10, n_init=1).fit in a new process (s)", first),
+            ("second fit in that process (s)", second), ("  first / second", first / second)]
 
 
 def peak_memory_mb(k, algorithm):
@@ -128,25 +144,29 @@ def peak_memory_mb(k, algorithm):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ks", default="10,100,256")
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 for K > 10")
+    ap.add_argument("--seeds-k10", type=int, default=10, help="seeds 0..N-1 for K <= 10")
+    ap.add_argument("--repeat", type=int, default=5, help="fresh processes per subprocess row")
+    ap.add_argument("--refs", default="sklearnex,faiss", help="references besides scikit-learn")
     ap.add_argument("--algorithm", default="auto")
     ap.add_argument("--quick", action="store_true", help="one seed, no subprocess rows")
     ap.add_argument("--out", default=str(HERE / "results" / "bench_kmeans.md"))
     args = ap.parse_args(argv)
     ks = [int(k) for k in args.ks.split(",")]
-    seeds = range(1 if args.quick else args.seeds)
+
+    def seeds_for(k):
+        return range(1 if args.quick else (args.seeds_k10 if k <= 10 else args.seeds))
 
     X = load()
-    print(f"MNIST-70k {X.shape} {X.dtype}; threads: numba {__import__('numba').get_num_threads()}",
+    from kmeanslab import _core
+
+    print(f"MNIST-70k {X.shape} {X.dtype}; kernels: {_core.cpu_level()}, {_core.max_threads()} threads",
           file=sys.stderr)
-    from kmeanslab import KMeans
-
-    for algorithm in ("lloyd", "hamerly", "elkan"):  # compile (or load) every kernel outside the timings
-        KMeans(20, n_init=1, max_iter=20, random_state=0, algorithm=algorithm).fit(X[:5000])
-
+    load_avg = os.getloadavg()[0]
     lines = ["# bench_kmeans: MNIST-70k float32, n_init=1, k-means++, default tol", "",
-             f"machine: {os.cpu_count()} cores; seeds {list(seeds)}; medians over seeds; "
-             f"kmeanslab algorithm={args.algorithm!r}", ""]
+             f"machine: {os.cpu_count()} cores (load average {load_avg:.1f} at the start); kernels: "
+             f"{_core.cpu_level()}; seeds 0-{args.seeds_k10 - 1} at K<=10, 0-{args.seeds - 1} above; "
+             f"medians over seeds; kmeanslab algorithm={args.algorithm!r}", ""]
     floor_rows = [("one pass over X: X.sum() (ms)", 1e3 * median_time(lambda: X.sum()))]
     from kmeanslab.cluster import _engine
 
@@ -160,12 +180,15 @@ def main(argv=None):
         floor_rows.append((f"  that step / one pass over X, K={k}", step / floor_rows[0][1]))
         floor_rows.append((f"  that step / X @ C.T, K={k}", step / gemm))
 
-    refs = references()
+    refs = references(args.refs.split(","))
     table = ["| K | impl | seeding s | iterations | ms / iteration | total fit s | inertia | "
              "fit speed-up vs sklearn | inertia / sklearn |", "|" + "---|" * 9]
+    summary = ["| K | seeds | kmeanslab fit s | " + " | ".join(f"{n} fit s" for n in refs) + " | "
+               + " | ".join(f"kmeanslab speed-up vs {n}" for n in refs) + " |",
+               "|" + "---|" * (3 + 2 * len(refs))]
     for k in ks:
         results = {name: [] for name in ["kmeanslab", *refs]}
-        for seed in seeds:  # interleaved: the same machine state for both
+        for seed in seeds_for(k):  # interleaved: the same machine state for all
             results["kmeanslab"].append(run_kmeanslab(X, k, seed, args.algorithm))
             for name, fn in refs.items():
                 results[name].append(fn(X, k, seed))
@@ -177,13 +200,18 @@ def main(argv=None):
             per_iter = (t_fit - (t_seed if np.isfinite(t_seed) else 0)) / n_iter * 1e3
             table.append(f"| {k} | {name} | {t_seed:.3f} | {n_iter:.0f} | {per_iter:.1f} | {t_fit:.3f} | "
                          f"{inertia:.6g} | {sk[1] / t_fit:.2f}x | {inertia / sk[3]:.4f} |")
+        ours = med["kmeanslab"][1]
+        seeds = seeds_for(k)
+        summary.append(f"| {k} | {seeds[0]}-{seeds[-1]} | {ours:.3f} | "
+                       + " | ".join(f"{med[n][1]:.3f}" for n in refs) + " | "
+                       + " | ".join(f"**{med[n][1] / ours:.2f}x**" for n in refs) + " |")
         # Rows as soon as each K is done: a run cut short still leaves its table.
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text("\n".join(lines + table) + "\n")
-    lines += table + ["", "| floor / overhead | value |", "|---|---|"]
+        Path(args.out).write_text("\n".join(lines + summary + [""] + table) + "\n")
+    lines += summary + [""] + table + ["", "| floor / overhead | value |", "|---|---|"]
     lines += [f"| {name} | {value:.2f} |" for name, value in floor_rows]
     if not args.quick:
-        extra = jit_and_import_rows()
+        extra = process_rows(args.repeat)
         extra += [(f"peak RSS of a fit above X, K={k} (MB)", peak_memory_mb(k, args.algorithm)) for k in ks]
         lines += [f"| {name} | {value:.2f} |" for name, value in extra]
     text = "\n".join(lines) + "\n"

@@ -8,10 +8,9 @@ Usage:
 Each module is mutated on its own, against its own fast subset of the tests (``TESTS``),
 so that a run is practical on two shared cores; mutmut then runs, for each mutant, only
 the tests that called the mutated function. Work happens in ``build/mutate/`` (mutmut's
-``mutants/`` copy lives there, the worktree is never modified); numba's cache of the
-copied kernels is kept in ``build/mutate/numba-cache`` so that only the first run
-compiles. The compiled kernels (``cluster/_kernels``) are not mutated: the invariant
-tests cover them.
+``mutants/`` copy lives there, the worktree is never modified). The compiled kernels
+(``kmeanslab._core``, wrapped by ``cluster/_kernels``) are the installed ones and are
+not mutated: the invariant tests cover them.
 
 Prints, per module and in total, killed / survived / other and the survival rate
 (survivors / (killed + survived)); survivors are listed with the command that shows them.
@@ -115,10 +114,9 @@ def run_module(key, max_children, fresh, sample, seed):
     if fresh and (work / "mutants").exists():
         shutil.rmtree(work / "mutants")
     write_config(work, key)
-    # mutmut forks a worker per mutant from a process that has run the kernels: numba's
-    # default OpenMP layer aborts in a forked child, its workqueue layer does not.
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", NUMBA_CACHE_DIR=str(work / "numba-cache"),
-               NUMBA_THREADING_LAYER="workqueue")
+    # mutmut forks a worker per mutant from a process that has run the kernels: GNU
+    # OpenMP's thread pool does not survive a fork, a single thread has none to lose.
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1")
     log = work / "mutmut-run.log"
     log.write_text("")
     print(f"mutate: {key} (mutmut's progress in {log.relative_to(ROOT)})", flush=True)

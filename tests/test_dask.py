@@ -21,7 +21,7 @@ from kmeanslab.cluster import _dask  # noqa: E402
 from kmeanslab.cluster._dask_init import kmeans_parallel  # noqa: E402
 from kmeanslab.data import open_array  # noqa: E402
 
-WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
               "MKL_NUM_THREADS": "1"}
 
 

@@ -9,29 +9,24 @@ import subprocess
 import sys
 from contextlib import contextmanager
 
-import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_blobs
 from threadpoolctl import threadpool_limits
 
+from kmeanslab import _core
 from kmeanslab.cluster import KMeans
 from kmeanslab.cluster.registry import ESTIMATORS
 
-TWO = min(2, numba.config.NUMBA_NUM_THREADS)
+TWO = min(2, _core.max_threads())
 
 
 @contextmanager
 def threads(n):
-    """numba and BLAS on ``n`` threads; numba's count restored afterwards."""
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(n)
-        with threadpool_limits(n):
-            yield
-    finally:
-        numba.set_num_threads(before)
+    """The kernels (OpenMP) and BLAS on ``n`` threads; the counts restored afterwards."""
+    with threadpool_limits(n):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +120,7 @@ def test_extreme_magnitudes_bit_identical_across_threads(X):
 
 # -- the command line ---------------------------------------------------------------------
 def _run_cli(out, n_threads, *extra):
-    env = dict(os.environ, NUMBA_NUM_THREADS=str(n_threads), OMP_NUM_THREADS=str(n_threads),
+    env = dict(os.environ, OMP_NUM_THREADS=str(n_threads),
                OPENBLAS_NUM_THREADS=str(n_threads), MKL_NUM_THREADS=str(n_threads),
                MPLBACKEND="Agg")
     cmd = [sys.executable, "-m", "kmeanslab.cli", "run", "--dataset", "digits", "--k", "12",
@@ -140,7 +135,7 @@ def _without_timings_and_out(result):
     return result
 
 
-@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="numba has a single thread here")
+@pytest.mark.skipif(_core.max_threads() < 2, reason="the kernels have a single OpenMP thread here")
 def test_cli_seed_fully_determines_a_run_on_1_or_2_threads(tmp_path):
     # Both runs at once: two cores, half the wall time.
     procs = {n: _run_cli(tmp_path / f"t{n}", n, "--init", "k-means++") for n in (1, 2)}

@@ -1,10 +1,10 @@
 """The engine's algorithms (Lloyd, Hamerly, Elkan) agree with each other; k-means|| seeding."""
 
-import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_blobs
+from threadpoolctl import threadpool_limits
 
 from kmeanslab import KMeans
 from kmeanslab.cluster import _engine, _lloyd
@@ -154,14 +154,10 @@ def test_bounds_objective_is_the_sse_of_its_labels(kind):
 @pytest.mark.parametrize("k", [5, 40])
 def test_bit_identical_across_thread_counts(algorithm, k):
     X = blobs(6000, 16, 10, np.float32, std=4.0)
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
+    with threadpool_limits(limits=1, user_api="openmp"):
         a = KMeans(k, random_state=0, algorithm=algorithm, init="k-means||").fit(X)
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    with threadpool_limits(limits=2, user_api="openmp"):
         b = KMeans(k, random_state=0, algorithm=algorithm, init="k-means||").fit(X)
-    finally:
-        numba.set_num_threads(before)
     np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
     np.testing.assert_array_equal(a.labels_, b.labels_)
     assert a.inertia_ == b.inertia_

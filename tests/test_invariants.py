@@ -12,7 +12,7 @@ must hold whatever the kernels are written in:
 - results do not depend on the number of threads, in float32 and float64.
 """
 
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -183,36 +183,15 @@ def test_near_tie_window(kernel, dtype, multiple):
 
 # -- thread count -------------------------------------------------------------------------
 
-def _openmp_limit(stack, n):
-    """Limit the OpenMP pools (a compiled engine's), if any is loaded."""
-    from threadpoolctl import ThreadpoolController
-
-    controller = ThreadpoolController().select(user_api="openmp")
-    if controller:
-        stack.enter_context(controller.limit(limits=n))
-        return True
-    return False
-
-
-def _numba_limit(stack, n):
-    """Set numba's thread count (today's engine), restored on exit."""
-    try:
-        import numba
-    except ImportError:
-        return False
-    before = numba.get_num_threads()
-    stack.callback(numba.set_num_threads, before)
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    return True
-
-
 @contextmanager
 def engine_threads(n):
-    """The engine's kernels on ``n`` threads: threadpoolctl's OpenMP API (a compiled
-    OpenMP engine) and numba's count (today's engine), whichever exist."""
-    with ExitStack() as stack:
-        limited = [_openmp_limit(stack, n), _numba_limit(stack, n)]
-        assert any(limited), "no thread pool to limit: the test would prove nothing"
+    """The engine's kernels on ``n`` OpenMP threads (threadpoolctl, as users limit them)."""
+    from threadpoolctl import threadpool_limits
+
+    from kmeanslab import _core
+
+    with threadpool_limits(limits=n, user_api="openmp"):
+        assert _core.max_threads() == n, "the OpenMP limit does not reach the kernels"
         yield
 
 

@@ -3,16 +3,17 @@
 import time
 import warnings
 
-import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import sklearn.cluster as skc
+from threadpoolctl import threadpool_limits
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from kmeanslab import _core
 from kmeanslab import cluster as kl_cluster
 from kmeanslab.cluster import KMeans, k_means
 from kmeanslab.cluster import init as kl_init
@@ -343,17 +344,13 @@ def test_same_seed_same_result(blobs, init, sparse):
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("K", [5, 40])  # fused / GEMM
 def test_same_result_on_1_and_2_threads(blobs_big, dtype, sparse, K):
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("numba has a single thread")
+    if _core.max_threads() < 2:
+        pytest.skip("the kernels have a single OpenMP thread here")
     X = _container(blobs_big.astype(dtype), sparse)
-    before = numba.get_num_threads()
     fits = {}
-    try:
-        for threads in (1, 2):
-            numba.set_num_threads(threads)
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="openmp"):
             fits[threads] = KMeans(K, n_init=2, random_state=0).fit(X)
-    finally:
-        numba.set_num_threads(before)
     a, b = fits[1], fits[2]
     assert np.array_equal(a.cluster_centers_, b.cluster_centers_)
     assert np.array_equal(a.labels_, b.labels_)

@@ -3,7 +3,6 @@
 import itertools
 import warnings
 
-import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -11,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import make_blobs
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
 
+from kmeanslab import _core
 from kmeanslab.cluster import KMedians
 from kmeanslab.cluster._engine import Data
 from kmeanslab.cluster._kernels.family import N_BUCKETS, weighted_median
@@ -166,17 +167,13 @@ def test_empty_cluster_takes_the_farthest_point():
 
 
 def test_same_result_on_1_and_2_threads(blobs):
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("numba has a single thread")
+    if _core.max_threads() < 2:
+        pytest.skip("the kernels have a single OpenMP thread here")
     X = np.tile(blobs, (4, 1))
-    before = numba.get_num_threads()
     fits = []
-    try:
-        for threads in (1, 2):
-            numba.set_num_threads(threads)
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="openmp"):
             fits.append(KMedians(4, random_state=0).fit(X))
-    finally:
-        numba.set_num_threads(before)
     np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
     assert fits[0].history_.tolist() == fits[1].history_.tolist()
 

@@ -2,14 +2,15 @@
 
 import warnings
 
-import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import sklearn.cluster as skc
+from threadpoolctl import threadpool_limits
 from sklearn.datasets import make_blobs
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from kmeanslab import _core
 from kmeanslab.cluster import (ESTIMATORS, KMeans, KMedians, MiniBatchKMeans, SoftKMeans,
                                SphericalKMeans, make_estimator)
 from kmeanslab.cluster._kernels.family import draw_rows
@@ -147,16 +148,12 @@ def test_compute_labels_false(blobs):
 
 
 def test_same_seed_same_result_and_thread_count(blobs):
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("numba has a single thread")
-    before = numba.get_num_threads()
+    if _core.max_threads() < 2:
+        pytest.skip("the kernels have a single OpenMP thread here")
     fits = []
-    try:
-        for threads in (1, 2, 2):
-            numba.set_num_threads(threads)
+    for threads in (1, 2, 2):
+        with threadpool_limits(limits=threads, user_api="openmp"):
             fits.append(MiniBatchKMeans(6, batch_size=512, random_state=5).fit(blobs))
-    finally:
-        numba.set_num_threads(before)
     for other in fits[1:]:
         np.testing.assert_array_equal(fits[0].cluster_centers_, other.cluster_centers_)
         np.testing.assert_array_equal(fits[0].history_, other.history_)

@@ -1,6 +1,6 @@
 """kmeanslab: fast, correct k-means for MNIST and friends.
 
-Heavy submodules (scikit-learn, numba, matplotlib) load on first use, so that
+Heavy submodules (scikit-learn, the compiled kernels, matplotlib) load on first use, so that
 ``import kmeanslab`` stays cheap.
 """
 

@@ -24,7 +24,7 @@ def single_threaded_blas():
     """Context in which BLAS runs on one thread (our kernels parallelise around it)."""
     global _blas
     if _blas is None:
-        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls; load it first)
+        import scipy.linalg.cython_blas  # noqa: F401  (scipy's BLAS: load it, so that it is limited too)
         from threadpoolctl import ThreadpoolController
 
         _blas = ThreadpoolController()

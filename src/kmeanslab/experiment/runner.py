@@ -165,7 +165,7 @@ def _dask_client(config):
 
     if config.scheduler:
         return Client(config.scheduler)
-    one = {v: "1" for v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    one = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     cluster = LocalCluster(n_workers=config.dask_workers, threads_per_worker=1, processes=True,
                            dashboard_address=None, env=one)
     stack = contextlib.ExitStack()

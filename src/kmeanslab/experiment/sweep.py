@@ -240,13 +240,9 @@ def _worker_init(threads):
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends us
-    try:
-        import numba
-
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    except ImportError:  # pragma: no cover
-        pass
     from threadpoolctl import threadpool_limits
+
+    import kmeanslab._core  # noqa: F401  (loads the kernels' OpenMP runtime, so the limit reaches it)
 
     threadpool_limits(threads)
 
@@ -322,7 +318,7 @@ def _run_parallel(todo, jobs, spec, finish):
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    # spawn, not fork: numba's and BLAS's thread pools do not survive a fork safely.
+    # spawn, not fork: OpenMP's and BLAS's thread pools do not survive a fork safely.
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_worker_init, initargs=(threads,))
     try:

@@ -1,0 +1,357 @@
+// Vector helpers, register-tiled dot products and row access, for one CPU level.
+//
+// Everything here lives in the namespace KML_NS, which the build sets per level (the
+// kernel file is compiled once per instruction set): inline code compiled for AVX-512
+// must never be what the baseline copy links to, so no standard-library template with
+// an out-of-line body is used in the kernels (only libm / libc functions).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "api.hpp"
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#ifndef KML_NS
+#error "KML_NS (the namespace of this CPU level) must be defined by the build"
+#endif
+
+namespace KML_NS {
+using kml::i32;
+using kml::i64;
+using kml::SUB;
+
+#if defined(__AVX512F__)
+constexpr int VBYTES = 64;
+#elif defined(__AVX2__)
+constexpr int VBYTES = 32;
+#else
+constexpr int VBYTES = 16;
+#endif
+
+template <class T> struct Vt;
+template <> struct Vt<float> { typedef float type __attribute__((vector_size(VBYTES))); };
+template <> struct Vt<double> { typedef double type __attribute__((vector_size(VBYTES))); };
+template <class T> using Vec = typename Vt<T>::type;
+template <class T> constexpr i64 lanes() { return VBYTES / sizeof(T); }
+
+template <class T> inline Vec<T> load(const T* p) {
+    Vec<T> v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// a * b + c; fused where the level has FMA (the build keeps the compiler from fusing
+// anything else: -ffp-contract=off).
+inline Vec<float> fmadd(Vec<float> a, Vec<float> b, Vec<float> c) {
+#if defined(__AVX512F__)
+    return (Vec<float>)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#elif defined(__AVX2__) && defined(__FMA__)
+    return (Vec<float>)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#else
+    return a * b + c;
+#endif
+}
+inline Vec<double> fmadd(Vec<double> a, Vec<double> b, Vec<double> c) {
+#if defined(__AVX512F__)
+    return (Vec<double>)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
+#elif defined(__AVX2__) && defined(__FMA__)
+    return (Vec<double>)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
+#else
+    return a * b + c;
+#endif
+}
+
+template <class T> inline T hsum(Vec<T> v) {  // halves added in a fixed order
+    T a[lanes<T>()];
+    std::memcpy(a, &v, sizeof v);
+    for (i64 h = lanes<T>() / 2; h >= 1; h /= 2)
+        for (i64 l = 0; l < h; ++l) a[l] += a[l + h];
+    return a[0];
+}
+
+template <class T> inline T dot(const T* a, const T* b, i64 d) {
+    constexpr i64 L = lanes<T>();
+    Vec<T> s0 = {}, s1 = {};
+    i64 t = 0;
+    for (; t + 2 * L <= d; t += 2 * L) {
+        s0 = fmadd(load(a + t), load(b + t), s0);
+        s1 = fmadd(load(a + t + L), load(b + t + L), s1);
+    }
+    for (; t + L <= d; t += L) s0 = fmadd(load(a + t), load(b + t), s0);
+    T s = hsum<T>(s0 + s1);
+    for (; t < d; ++t) s += a[t] * b[t];
+    return s;
+}
+
+// sum_t T(q[t]) * c[t]: a row of the byte copy against a centre.
+template <class T> inline T dot_bytes(const std::uint8_t* q, const T* c, i64 d) {
+    T s = 0;
+#pragma omp simd reduction(+ : s)
+    for (i64 t = 0; t < d; ++t) s += T(q[t]) * c[t];
+    return s;
+}
+
+// ||a - b||^2 in float64 by differences, summed in a fixed order (never vectorised
+// across terms, never fused): the same value in every kernel and at every level, so
+// near-ties are broken alike by all of them.
+template <class T> inline double exact_sq(const T* a, const T* b, i64 d) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    i64 t = 0;
+    for (; t + 4 <= d; t += 4) {
+        double v0 = double(a[t]) - double(b[t]), v1 = double(a[t + 1]) - double(b[t + 1]);
+        double v2 = double(a[t + 2]) - double(b[t + 2]), v3 = double(a[t + 3]) - double(b[t + 3]);
+        s0 += v0 * v0;
+        s1 += v1 * v1;
+        s2 += v2 * v2;
+        s3 += v3 * v3;
+    }
+    for (; t < d; ++t) {
+        double v0 = double(a[t]) - double(b[t]);
+        s0 += v0 * v0;
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
+inline void prefetch(const void* p, i64 bytes) {
+    const char* c = static_cast<const char*>(p);
+    for (i64 off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
+}
+
+template <class T> struct Buf {  // scratch memory of one task
+    T* p;
+    explicit Buf(i64 n) : p(static_cast<T*>(::operator new(sizeof(T) * (n > 0 ? n : 1)))) {}
+    ~Buf() { ::operator delete(p); }
+    Buf(const Buf&) = delete;
+    Buf& operator=(const Buf&) = delete;
+    T& operator[](i64 i) { return p[i]; }
+};
+
+// Features per pass of the tiles: the centres' share of them stays in L2 (~192 KB).
+template <class T> inline i64 feature_chunk(i64 k, i64 d) {
+    constexpr i64 L = lanes<T>();
+    const i64 budget = (192 * 1024) / i64(sizeof(T));
+    if (k * d <= budget) return d;
+    i64 dc = budget / k / L * L;
+    return dc < 8 * L ? 8 * L : dc;
+}
+
+// G[r, j] (+)= rows[r][t0:t0+len] . C[j, t0:t0+len] (G is (m, k)).
+template <class T>
+inline void tile_chunk(const T* const* rows, i64 m, const T* C, i64 k, i64 d, i64 t0, i64 len, T* G,
+                       bool first) {
+    constexpr i64 L = lanes<T>();
+    auto put = [&](i64 r, i64 j, T v) { G[r * k + j] = first ? v : G[r * k + j] + v; };
+    i64 r = 0;
+    for (; r + 4 <= m; r += 4) {
+        const T *x0 = rows[r] + t0, *x1 = rows[r + 1] + t0, *x2 = rows[r + 2] + t0, *x3 = rows[r + 3] + t0;
+        i64 j = 0;
+        for (; j + 2 <= k; j += 2) {
+            const T* a = C + j * d + t0;
+            const T* b = a + d;
+            Vec<T> s0 = {}, s1 = {}, s2 = {}, s3 = {}, s4 = {}, s5 = {}, s6 = {}, s7 = {};
+            i64 t = 0;
+            for (; t + L <= len; t += L) {
+                Vec<T> va = load(a + t), vb = load(b + t), x;
+                x = load(x0 + t); s0 = fmadd(x, va, s0); s1 = fmadd(x, vb, s1);
+                x = load(x1 + t); s2 = fmadd(x, va, s2); s3 = fmadd(x, vb, s3);
+                x = load(x2 + t); s4 = fmadd(x, va, s4); s5 = fmadd(x, vb, s5);
+                x = load(x3 + t); s6 = fmadd(x, va, s6); s7 = fmadd(x, vb, s7);
+            }
+            T h0 = hsum<T>(s0), h1 = hsum<T>(s1), h2 = hsum<T>(s2), h3 = hsum<T>(s3);
+            T h4 = hsum<T>(s4), h5 = hsum<T>(s5), h6 = hsum<T>(s6), h7 = hsum<T>(s7);
+            for (; t < len; ++t) {
+                h0 += x0[t] * a[t]; h1 += x0[t] * b[t]; h2 += x1[t] * a[t]; h3 += x1[t] * b[t];
+                h4 += x2[t] * a[t]; h5 += x2[t] * b[t]; h6 += x3[t] * a[t]; h7 += x3[t] * b[t];
+            }
+            put(r, j, h0); put(r, j + 1, h1); put(r + 1, j, h2); put(r + 1, j + 1, h3);
+            put(r + 2, j, h4); put(r + 2, j + 1, h5); put(r + 3, j, h6); put(r + 3, j + 1, h7);
+        }
+        if (j < k) {
+            const T* a = C + j * d + t0;
+            put(r, j, dot(x0, a, len)); put(r + 1, j, dot(x1, a, len));
+            put(r + 2, j, dot(x2, a, len)); put(r + 3, j, dot(x3, a, len));
+        }
+    }
+    for (; r < m; ++r)
+        for (i64 j = 0; j < k; ++j) put(r, j, dot(rows[r] + t0, C + j * d + t0, len));
+}
+
+// G[r, j] = rows[r] . C[j] for m listed rows and k centres: register tiles of 4 rows x
+// 2 centres (each loaded vector feeds several FMAs). Rows left over after the 4-row
+// tiles and an odd last centre take simpler loops, whose rounding may differ in the
+// last bit; which loop a product takes depends on the listed rows only, not on threads.
+template <class T> inline void tile_dots(const T* const* rows, i64 m, const T* C, i64 k, i64 d, T* G) {
+    const i64 dc = feature_chunk<T>(k, d);
+    for (i64 t0 = 0; t0 < d; t0 += dc)
+        tile_chunk(rows, m, C, k, d, t0, d - t0 < dc ? d - t0 : dc, G, t0 == 0);
+}
+
+template <class T, std::size_t... I> inline Vec<T> splat_lanes(T x, std::index_sequence<I...>) {
+    return Vec<T>{((void)I, x)...};
+}
+template <class T> inline Vec<T> splat(T x) {  // one broadcast instruction
+    return splat_lanes<T>(x, std::make_index_sequence<std::size_t(lanes<T>())>{});
+}
+
+// Outer-product tiles for many centres: centres packed in panels of NR = 2 vectors,
+// feature-major (panel p holds C[p*NR + q, t] at [t, q], zero past the last centre), so
+// that MR rows x NR centres accumulate in 2 * MR registers with no horizontal sums. Each
+// product is summed feature by feature in chunks of KC features, the chunks added in
+// order: its value does not depend on which rows share a tile.
+constexpr i64 MR = 6, KC = 256;
+template <class T> constexpr i64 panel_width() { return 2 * lanes<T>(); }
+
+template <class T> struct Packed {
+    kml::Centres<T> c;
+    T* mem = nullptr;
+    Packed(const kml::Centres<T>& centres, i64 d) : c(centres) {
+        constexpr i64 NR = panel_width<T>();
+        if (!c.C || c.k < NR) return;  // few centres: the inner-product tiles
+        const i64 n_panels = (c.k + NR - 1) / NR;
+        mem = new T[n_panels * d * NR];
+        for (i64 p = 0; p < n_panels; ++p)
+            for (i64 q = 0; q < NR; ++q) {
+                const i64 j = p * NR + q;
+                for (i64 t = 0; t < d; ++t) mem[(p * d + t) * NR + q] = j < c.k ? c.C[j * d + t] : T(0);
+            }
+        c.panels = mem;
+    }
+    ~Packed() { delete[] mem; }
+    Packed(const Packed&) = delete;
+    Packed& operator=(const Packed&) = delete;
+};
+
+// R rows x NV vectors of centres (NV = 1 for a last panel of at most one vector).
+template <class T, int R, int NV>
+inline void outer_tile(const T* const* rows, i64 t0, i64 t1, const T* panel, T* G, i64 ldg, i64 jc, bool first) {
+    constexpr i64 L = lanes<T>(), NR = panel_width<T>();
+    Vec<T> acc[R][NV];
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < NV; ++v) acc[r][v] = Vec<T>{};
+    for (i64 t = t0; t < t1; ++t) {
+        Vec<T> b[NV];
+        for (int v = 0; v < NV; ++v) b[v] = load(panel + t * NR + v * L);
+        for (int r = 0; r < R; ++r) {
+            const Vec<T> x = splat(rows[r][t]);
+            for (int v = 0; v < NV; ++v) acc[r][v] = fmadd(x, b[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        T out[NV * L];
+        std::memcpy(out, &acc[r][0], sizeof acc[r]);
+        T* g = G + r * ldg;
+        for (i64 q = 0; q < jc; ++q) g[q] = first ? out[q] : g[q] + out[q];
+    }
+}
+
+template <class T, int NV>
+inline void outer_panel(const T* const* rows, i64 m, i64 t0, i64 t1, const T* panel, T* Gp, i64 k, i64 jc) {
+    const bool first = t0 == 0;
+    i64 r = 0;
+    for (; r + MR <= m; r += MR) outer_tile<T, MR, NV>(rows + r, t0, t1, panel, Gp + r * k, k, jc, first);
+    switch (m - r) {
+        case 5: outer_tile<T, 5, NV>(rows + r, t0, t1, panel, Gp + r * k, k, jc, first); break;
+        case 4: outer_tile<T, 4, NV>(rows + r, t0, t1, panel, Gp + r * k, k, jc, first); break;
+        case 3: outer_tile<T, 3, NV>(rows + r, t0, t1, panel, Gp + r * k, k, jc, first); break;
+        case 2: outer_tile<T, 2, NV>(rows + r, t0, t1, panel, Gp + r * k, k, jc, first); break;
+        case 1: outer_tile<T, 1, NV>(rows + r, t0, t1, panel, Gp + r * k, k, jc, first); break;
+        default: break;
+    }
+}
+
+template <class T>
+inline void outer_dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T* G) {
+    constexpr i64 NR = panel_width<T>();
+    const i64 k = c.k, n_panels = (k + NR - 1) / NR;
+    for (i64 t0 = 0; t0 < d; t0 += KC) {
+        const i64 t1 = t0 + KC < d ? t0 + KC : d;
+        for (i64 p = 0; p < n_panels; ++p) {
+            const T* panel = c.panels + p * d * NR;
+            const i64 jc = k - p * NR < NR ? k - p * NR : NR;
+            if (jc > lanes<T>()) outer_panel<T, 2>(rows, m, t0, t1, panel, G + p * NR, k, jc);
+            else outer_panel<T, 1>(rows, m, t0, t1, panel, G + p * NR, k, jc);
+        }
+    }
+}
+
+// Products of listed rows with the centres: outer-product tiles when the centres are
+// packed, the inner-product tiles otherwise.
+template <class T> inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T* G) {
+    if (c.panels) outer_dots(rows, m, c, d, G);
+    else tile_dots(rows, m, c.C, c.k, d, G);
+}
+
+// Row access of dense X: products of a block of rows with the centres (tiles), exact
+// distances, sums.
+template <class T> struct DenseRows {
+    const T* x;
+    i64 n, d;
+    explicit DenseRows(const kml::Dense<T>& X) : x(X.x), n(X.n), d(X.d) {}
+    const T* row(i64 i) const { return x + i * d; }
+    // scratch: SUB row pointers
+    void block_dots(const i64* idx, i64 m, const kml::Centres<T>& c, T* G, const T** ptrs) const {
+        for (i64 r = 0; r < m; ++r) ptrs[r] = row(idx[r]);
+        dots(ptrs, m, c, d, G);
+    }
+    void range_dots(i64 start, i64 end, const kml::Centres<T>& c, T* G, const T** ptrs) const {
+        for (i64 i = start; i < end; ++i) ptrs[i - start] = row(i);
+        dots(ptrs, end - start, c, d, G);
+    }
+    double exact(i64 i, const T* cj) const { return exact_sq(row(i), cj, d); }
+    void add(i64 i, double wi, double* s) const {
+        const T* xi = row(i);
+        for (i64 t = 0; t < d; ++t) s[t] += wi * double(xi[t]);
+    }
+};
+
+// Row access of CSR X: products through the centres transposed (each non-zero adds a
+// scaled row of CT).
+template <class T, class I> struct CsrRows {
+    const T* data;
+    const I* indices;
+    const I* indptr;
+    i64 n, d;
+    explicit CsrRows(const kml::Csr<T, I>& X)
+        : data(X.data), indices(X.indices), indptr(X.indptr), n(X.n), d(X.d) {}
+    void products(i64 i, const T* CT, i64 k, T* g) const {
+        for (i64 j = 0; j < k; ++j) g[j] = 0;
+        for (i64 p = indptr[i]; p < indptr[i + 1]; ++p) {
+            const T v = data[p];
+            const T* ct = CT + i64(indices[p]) * k;
+            for (i64 j = 0; j < k; ++j) g[j] += v * ct[j];
+        }
+    }
+    void range_dots(i64 start, i64 end, const kml::Centres<T>& c, T* G, const T**) const {
+        for (i64 i = start; i < end; ++i) products(i, c.CT, c.k, G + (i - start) * c.k);
+    }
+    // ||x_i - c||^2 in float64 in a fixed order, for near-ties.
+    double exact(i64 i, const T* cj) const {
+        double s = 0;
+        for (i64 t = 0; t < d; ++t) s += double(cj[t]) * double(cj[t]);
+        for (i64 p = indptr[i]; p < indptr[i + 1]; ++p) {
+            double c = double(cj[indices[p]]);
+            double diff = double(data[p]) - c;
+            s += diff * diff - c * c;
+        }
+        return s;
+    }
+    void add(i64 i, double wi, double* s) const {
+        for (i64 p = indptr[i]; p < indptr[i + 1]; ++p) s[indices[p]] += wi * double(data[p]);
+    }
+};
+
+inline i64 n_sub_blocks(i64 n) { return (n + SUB - 1) / SUB; }
+
+// Below this many operations a kernel runs on the calling thread: waking a team costs
+// more than the work, and far more on a loaded machine, where a parallel region waits
+// for every thread to be scheduled.
+constexpr i64 PARALLEL_WORK = i64(1) << 22;
+constexpr double INF = std::numeric_limits<double>::infinity();
+
+}  // namespace KML_NS
