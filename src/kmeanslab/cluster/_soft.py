@@ -127,8 +127,9 @@ def soft_kmeans_minibatch(data, centers, beta, max_iter, tol, batch_size, random
         history.append(objective)
         say.iteration(it, objective, word="Epoch")
         if it and abs(history[-2] - objective) <= tol * abs(objective):
-            say.say(f"Converged at epoch {it}: relative change "
-                    f"{abs(history[-2] - objective) / abs(objective)} within tolerance {tol}.")
+            if verbose:  # an objective of 0 (one row, say) has converged with no change
+                change = abs(history[-2] - objective) / abs(objective) if objective else 0.0
+                say.say(f"Converged at epoch {it}: relative change {change} within tolerance {tol}.")
             break
     centers = current.astype(data.dtype)
     final = soft_step(data, centers, beta, accumulate=False)
