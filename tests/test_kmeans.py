@@ -16,7 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from kmeanslab import _core
 from kmeanslab import cluster as kl_cluster
 from kmeanslab.cluster import KMeans, k_means
-from kmeanslab.cluster import init as kl_init
+from kmeanslab.cluster import _seeding as kl_init
 
 DTYPES = [np.float32, np.float64]
 

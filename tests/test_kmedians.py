@@ -16,7 +16,7 @@ from kmeanslab import _core
 from kmeanslab.cluster import KMedians
 from kmeanslab.cluster._engine import Data
 from kmeanslab.cluster._kernels.family import N_BUCKETS, weighted_median
-from kmeanslab.cluster._kmedians import l1_assign, weighted_medians
+from kmeanslab.cluster._engine import l1_assign, weighted_medians
 
 
 @pytest.fixture(scope="module")
