@@ -17,6 +17,7 @@ from ._kernels import ERR  # noqa: F401  (the near-tie window: the steppers read
 from ._kernels import dense as _dk
 from ._kernels import family as _fk
 from ._kernels import sparse as _sk
+from ._validation import max_abs
 
 _blas = None
 
@@ -98,8 +99,6 @@ BYTE_COPY_REL_ERR = 1e-5
 
 def _byte_copy(X, x_sq):
     """See :meth:`Data.byte_copy`. Grid steps tried: the largest value / 255, 1 / 255, 1."""
-    from ._validation import max_abs
-
     top = max_abs(X)
     limit = BYTE_COPY_REL_ERR * np.sqrt(float(x_sq.max()))
 

@@ -14,6 +14,7 @@ from functools import partial
 import numpy as np
 
 from . import _methods
+from ._kernels import dense as _dk
 from ._progress import Progress
 from ._validation import SAFE_EXPONENTS, max_abs
 
@@ -147,8 +148,6 @@ def _add_pairs(*parts):
 
 def _moments(data, cache, shift, skip_zero_rows):
     """Rows, and per feature the sums of x - shift and of (x - shift)^2 (float64)."""
-    from ._kernels import dense as _dk
-
     if skip_zero_rows and (data.x_sq == 0).any():
         keep = np.flatnonzero(data.x_sq > 0)
         data = type(data)(data.X[keep], data.w[keep], data.x_sq[keep])

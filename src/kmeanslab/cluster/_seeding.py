@@ -11,6 +11,10 @@ from . import _engine, _methods
 from ._engine import Data
 from ._kernels import dense as _dk
 from ._kernels import sparse as _sk
+from ._loop import run
+from ._methods import SquaredEuclidean
+from ._validation import check_int, check_sample_weight, check_X
+from .backends import LocalBackend
 
 INIT_NAMES = ("k-means++", "k-means||", "random", "random-uniform")
 
@@ -156,10 +160,6 @@ def kmeans_parallel(backend, n_clusters, random_state, oversampling=2.0, n_round
     centres in-process by weighted greedy k-means++ and a short weighted Lloyd. With
     fewer than K candidates holding weight (duplicates), the seeds are random rows.
     """
-    from ._loop import run
-    from ._methods import SquaredEuclidean
-    from .backends import LocalBackend
-
     seed = int(random_state.randint(np.iinfo(np.int32).max))
     w = backend.weights()
     first = backend.gather_rows([random_state.choice(backend.n, p=w / w.sum())])
@@ -278,8 +278,6 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, 
     indices : ndarray of shape (n_clusters,)
         Rows of X chosen as centres.
     """
-    from ._validation import check_int, check_sample_weight, check_X
-
     X = check_X(X)
     n_clusters = check_int(n_clusters, "n_clusters", min_value=1)
     if n_clusters > X.shape[0]:

@@ -20,6 +20,8 @@ from dask.sizeof import sizeof
 
 from ..._blocks import block_rows as _block_rows
 from .. import _engine
+from .._medians import radix_medians
+from .._validation import check_sample_weight, check_X
 
 logger = logging.getLogger("kmeanslab")
 
@@ -35,8 +37,6 @@ _CACHES = {}
 def as_dask(X, n_features=None, block_rows=None):
     """X as a 2-D float32/float64 dask array with whole rows per block; validates shape."""
     if not isinstance(X, da.Array):
-        from .._validation import check_X
-
         X = check_X(X)
         if sp.issparse(X):
             raise TypeError("backend='dask' takes dense X; sparse input runs in-process")
@@ -129,8 +129,6 @@ class DaskBackend:
         self.n_blocks = len(self.sizes)
         self.lazy_w = None
         if sample_weight is not None:
-            from .._validation import check_sample_weight
-
             if isinstance(sample_weight, da.Array):
                 w = sample_weight.astype(X.dtype).rechunk((X.chunks[0],))
             else:
@@ -138,9 +136,11 @@ class DaskBackend:
             self.lazy_w = w
         self.keeps_blocks = self.persist = _want_persist(X, persist)
         self.run = uuid.uuid4().hex
+        self._kept = []
         self._refresh()
 
     local_data = None
+    _kept = ()  # futures of this run's map_keep tasks (see end_run)
 
     def scaled(self, e):
         """The same rows times 2**e (a new backend; this one's blocks are let go)."""
@@ -176,8 +176,17 @@ class DaskBackend:
         self.run = uuid.uuid4().hex
 
     def end_run(self):
+        """Drop the run's caches, once the tasks that may still read them have finished."""
         c = client()
-        c.run(_drop, self.run) if c is not None else _drop(self.run)
+        if c is None:
+            _drop(self.run)
+            return
+        if self._kept:
+            from distributed import wait
+
+            wait(self._kept)
+            self._kept = []
+        c.run(_drop, self.run)
 
     # -- passes ------------------------------------------------------------------------------
     def _tasks(self, fn, args, per_block):
@@ -209,7 +218,10 @@ class DaskBackend:
     def map_keep(self, fn, *args, per_block=None):
         def run():
             parts, c = self._tasks(fn, args, per_block)
-            return parts if c is not None else list(dask.persist(*parts))
+            if c is None:
+                return list(dask.persist(*parts))
+            self._kept += parts
+            return parts
 
         return self._retrying(run)
 
@@ -238,8 +250,6 @@ class DaskBackend:
         return self._retrying(lambda: self.lazy_w.compute()).astype(np.float64)
 
     def medians(self, method, centers, it, moves):
-        from .._medians import radix_medians
-
         return radix_medians(self, method, centers, it, moves)
 
     def blocks_in_order(self, random_state):

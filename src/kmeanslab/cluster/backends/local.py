@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import _engine
+from .._validation import scale_by
 
 
 class LocalBackend:
@@ -48,8 +49,6 @@ class LocalBackend:
 
     def scaled(self, e):
         """The same rows times 2**e (exact): a new backend, or this one for e = 0."""
-        from .._validation import scale_by
-
         return self if e == 0 else LocalBackend(_engine.Data(scale_by(self.data.X, e), self.data.w))
 
     def blocks_in_order(self, random_state):
