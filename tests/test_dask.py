@@ -365,3 +365,22 @@ def test_family_n_init_and_seeding_on_dask(client, small, name):
     ref = make(4, **kw).fit(X)
     got = make(4, **kw).fit(da.from_array(X, chunks=(len(X), -1)))
     _same_fit(got, ref)
+
+
+@pytest.mark.parametrize("where", ["workers", "no client"])
+def test_streamed_blocks_not_persisted(client, small, where, monkeypatch):
+    """Blocks read from the source every pass (too big to keep, or no distributed client):
+    the same fit, reductions over many blocks included."""
+    import dask
+
+    X, _ = small
+    Xd = da.from_array(X, chunks=(150, -1))  # 20 blocks: a two-level reduction tree
+    init = _rows(X, 6, seed=8, far=(1,))
+    ref = KMeans(6, init=init, max_iter=6, algorithm="elkan").fit(X)
+    if where == "no client":
+        monkeypatch.setattr(dask_backend, "client", lambda: None)
+    with dask.config.set({"kmeanslab.persist": False, "scheduler": "sync" if where == "no client" else None}):
+        got = KMeans(6, init=init, max_iter=6, algorithm="elkan").fit(Xd)
+        soft = SoftKMeans(6, init=init, beta=30.0, max_iter=4).fit(Xd)
+    _same_fit(got, ref)
+    _same_fit(soft, SoftKMeans(6, init=init, beta=30.0, max_iter=4).fit(X))

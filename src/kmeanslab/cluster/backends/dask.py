@@ -210,7 +210,7 @@ class DaskBackend:
         def run():
             parts, c = self._tasks(fn, args, per_block)
             if c is None:
-                return dask.compute(_tree(parts, combine, dask.delayed(combine, pure=False)))[0]
+                return dask.compute(_tree(parts, combine, lambda f, *xs: dask.delayed(f, pure=False)(*xs)))[0]
             return _tree(parts, combine, lambda f, *xs: c.submit(f, *xs, pure=False)).result()
 
         return self._retrying(run)
