@@ -171,7 +171,7 @@ def test_choose_algorithm(monkeypatch):
     assert _lloyd.choose_algorithm("auto", dense, 100) == "elkan"
     assert _lloyd.choose_algorithm("elkan", sparse, 100) == "lloyd"
     assert _lloyd.choose_algorithm("auto", dense, 1) == "lloyd"
-    monkeypatch.setattr(_lloyd, "ELKAN_MAX_BYTES", 100 * 4 * 8 * 256 - 1)  # n x K bounds over budget
+    monkeypatch.setattr(_lloyd, "ELKAN_MAX_BYTES", 100 * 256 * 8 - 1)  # n x K float64 bounds over budget
     assert _lloyd.choose_algorithm("elkan", dense, 256) == "hamerly"
 
 
@@ -263,7 +263,7 @@ def test_elkan_byte_copy_gives_lloyds_labels():
     keys = (C * C).sum(1) - 2 * (X @ C.T)
     assert (keys.argmin(1) != exact).sum() > 20  # float32 products get near-ties wrong
     data = _engine.Data(X, np.ones(len(X), np.float32))
-    assert data.byte_copy() is not None and data.byte_copy()[3].max() < 1e-6
+    assert data.byte_copy is not None and data.byte_copy[3].max() < 1e-6
     step = _lloyd.BoundsStep(data, len(C), "elkan")
     np.testing.assert_array_equal(step.step(C).labels, exact)
     moved = C + np.float32(0.01) * np.random.RandomState(1).normal(size=C.shape).astype(np.float32)
@@ -279,7 +279,7 @@ def test_elkan_byte_copy_gives_lloyds_labels():
 
 def test_no_byte_copy_for_data_off_the_grid():
     X = blobs(2000, 8, 4, np.float32)
-    assert _engine.Data(X, np.ones(len(X), np.float32)).byte_copy() is None  # negative values
+    assert _engine.Data(X, np.ones(len(X), np.float32)).byte_copy is None  # negative values
     U = np.random.RandomState(0).uniform(size=(3000, 8)).astype(np.float32)
-    assert _engine.Data(U, np.ones(len(U), np.float32)).byte_copy() is None  # continuous
-    assert _engine.Data(sp.csr_matrix(U), np.ones(len(U), np.float32)).byte_copy() is None
+    assert _engine.Data(U, np.ones(len(U), np.float32)).byte_copy is None  # continuous
+    assert _engine.Data(sp.csr_matrix(U), np.ones(len(U), np.float32)).byte_copy is None

@@ -99,13 +99,14 @@ def run(method, backend, centers, max_iter, tol, say=None):
                                    combine=_methods.combine)
         history.append(method.objective(stats.objective))
         stats, moves, moved = relocate(method, backend, stats, centers, it)
-        new = method.update(backend, stats, centers, it, moves)
+        # The shift is measured on the centres as kept, in X's dtype (as scikit-learn).
+        new = method.update(backend, stats, centers, it, moves).astype(dtype)
         shift = center_shift(new, centers)
         if shift > tol and method.settles:
             skip = np.concatenate([m[1:] for m in moves if m is not None], axis=None) if moves else []
             new = settle(method, backend, stats, centers, new, it, skip)
             shift = center_shift(new, centers)
-        centers = new.astype(dtype)
+        centers = new
         say.iteration(it, history[-1])
         if (method.strict and digests_old == stats.digests
                 and (method.strict_after_relocation or not moved)):
