@@ -102,6 +102,11 @@ def _call(fn, run, b, data, *args):
     return fn(data, _CACHES.setdefault((run, b), {}), *args)
 
 
+def _call_group(fn, run, bs, args, items):
+    """``_call`` for several blocks of one worker, in order."""
+    return [_call(fn, run, b, data, *args, *extra) for b, (data, extra) in zip(bs, items)]
+
+
 def _drop(run):
     for key in [k for k in _CACHES if k[0] == run]:
         del _CACHES[key]
@@ -155,8 +160,18 @@ class DaskBackend:
         make = dask.delayed(_block, pure=True)
         self.blocks = [make(x, w, self.scale_exp) for x, w in zip(xs, ws)]
         self.client = client() if self.persist else None
+        self._where = None  # worker address -> the blocks it holds (asked once per refresh)
         if self.persist:
-            self.blocks = list(dask.persist(*self.blocks))
+            # Runs of consecutive blocks spread evenly over the workers (a dask array made
+            # from one in-memory array has all its chunks where that array is).
+            workers = sorted(self.client.scheduler_info(n_workers=-1)["workers"]) if self.client else []
+            if len(workers) > 1:
+                n = self.n_blocks
+                self.blocks = [self.client.persist(blk, workers=[workers[b * len(workers) // n]],
+                                                   allow_other_workers=True)
+                               for b, blk in enumerate(self.blocks)]
+            else:
+                self.blocks = list(dask.persist(*self.blocks))
 
     def _retrying(self, run):
         """``run()``, again after rebuilding the blocks when it failed because workers were lost."""
@@ -206,12 +221,42 @@ class DaskBackend:
         return [c.submit(_call, fn, self.run, b, futures_of(blk)[0], *args, *per_block[b], pure=False)
                 for b, blk in enumerate(self.blocks)], c
 
+    def _grouped(self, c, fn, args, per_block):
+        """One task per worker over the blocks it holds, returning their results in block order."""
+        from distributed import futures_of
+
+        per_block = per_block or [()] * self.n_blocks
+        if self._where is None:
+            from distributed import wait
+
+            wait([futures_of(blk)[0] for blk in self.blocks])
+            who = c.who_has([futures_of(blk)[0] for blk in self.blocks])
+            self._where = {}
+            for b, blk in enumerate(self.blocks):
+                holders = sorted(who.get(futures_of(blk)[0].key, ())) or [None]
+                self._where.setdefault(holders[0], []).append(b)
+        args = list(args)
+        copies = len(self._where)
+        for i, a in enumerate(args):  # large arguments go to each worker once, not with each task
+            if isinstance(a, np.ndarray) and a.nbytes * copies > SCATTER_BYTES * 64:
+                args[i] = c.scatter(a, broadcast=True, hash=False)
+        tasks = []
+        for addr, bs in self._where.items():
+            items = [(futures_of(self.blocks[b])[0], per_block[b]) for b in bs]
+            where = {} if addr is None else {"workers": [addr], "allow_other_workers": True}
+            tasks.append((bs, c.submit(_call_group, fn, self.run, bs, args, items, pure=False, **where)))
+        parts = [None] * self.n_blocks
+        for (bs, _), results in zip(tasks, c.gather([t for _, t in tasks])):
+            for b, r in zip(bs, results):
+                parts[b] = r
+        return parts
+
     def map_reduce(self, fn, *args, combine, per_block=None):
         def run():
-            parts, c = self._tasks(fn, args, per_block)
-            if c is None:
-                return dask.compute(_tree(parts, combine, lambda f, *xs: dask.delayed(f, pure=False)(*xs)))[0]
-            return _tree(parts, combine, lambda f, *xs: c.submit(f, *xs, pure=False)).result()
+            if self.client is not None:  # blocks on the workers: one task per worker, combined here
+                return _tree(self._grouped(self.client, fn, args, per_block), combine, lambda f, *xs: f(*xs))
+            parts, _ = self._tasks(fn, args, per_block)
+            return dask.compute(_tree(parts, combine, lambda f, *xs: dask.delayed(f, pure=False)(*xs)))[0]
 
         return self._retrying(run)
 
