@@ -117,7 +117,9 @@ def run(method, backend, centers, max_iter, tol, say=None):
             say.within_tol(it, shift, tol)
             break
         digests_old = stats.digests
-    labels, inertia, counts = finish(method, backend, centers, it, strict, moves)
+    # The last step's relocations are not handed on: the final labels are the nearest
+    # centres' (ties to the lowest index), or after a strict stop the step's own.
+    labels, inertia, counts = finish(method, backend, centers, it, strict)
     return {"labels": labels, "inertia": inertia, "centers": centers, "n_iter": it + 1,
             "history": history, "counts": counts}
 

@@ -7,7 +7,6 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
 from . import _distances, _engine, _loop
 from ._kmeans import _BaseKMeans
@@ -38,6 +37,14 @@ def unit_rows(X, name="X"):
         raise ValueError(
             f"{name} has {zero.size} all-zero row(s) (the first is row {zero[0]}): they have "
             "no direction, so they cannot be centres of SphericalKMeans")
+    return _normalize(X)
+
+
+def _normalize(X):
+    # sklearn.preprocessing costs ~0.1 s to import: loaded when a spherical fit needs it,
+    # not by ``from kmeanslab import KMeans``.
+    from sklearn.preprocessing import normalize
+
     return normalize(X, copy=True)
 
 
@@ -102,13 +109,13 @@ class SphericalKMeans(_BaseKMeans):
         if zero.any():
             w = w.copy()
             w[zero] = 0
-        return _engine.Data(normalize(X, copy=True), w)
+        return _engine.Data(_normalize(X), w)
 
     def _prepare_dask(self, X, sample_weight):
         import dask
         import dask.array as da
 
-        X = X.map_blocks(lambda b: normalize(_safe_range(b), copy=True), dtype=X.dtype)
+        X = X.map_blocks(lambda b: _normalize(_safe_range(b)), dtype=X.dtype)
         zero = (X * X).sum(axis=1) == 0
         w = (da.ones(X.shape[0], chunks=(X.chunks[0],), dtype=X.dtype) if sample_weight is None
              else da.asarray(sample_weight).astype(X.dtype).rechunk((X.chunks[0],)))
