@@ -1,15 +1,23 @@
-"""KMeans on Dask: kmeanslab against dask_ml.cluster.KMeans on one LocalCluster (2 workers).
+"""KMeans on Dask: kmeanslab against dask_ml.cluster.KMeans and against itself in-process.
 
-MNIST-70k (float32) as a dask array of 10,000-row blocks, persisted on the workers;
-K = 10 and 100; both libraries start from the same centres (greedy k-means++ on X)
-and run the same number of Lloyd iterations (tol=0). Times are medians over
-``--repeats`` interleaved fits; the SSE of each result is computed here, the same
-way for both, in float64 from its labels and centres (dask-ml's ``inertia_`` is a
-sum of unsquared distances). Plus the scaling row: a >= 700,000-row Zarr store
-(``scripts/make_big_mnist.py``) clustered with K=10 by streaming its blocks (not
-persisted), with each worker's peak resident memory against the data's size.
+One LocalCluster (2 worker processes x 1 thread, OMP threads = 1); MNIST-70k float32 as
+a dask array of 8 blocks persisted on the workers. Three tables, times are medians of
+``--repeats`` interleaved runs:
 
-    KMEANSLAB_DATA=../shared/data .venv/bin/python benchmarks/bench_dask.py --big big_mnist.zarr
+1. End to end with each library's defaults (seeding included: kmeanslab k-means||,
+   dask-ml k-means||), K = 10 and 100, seeds 0, 1, 2, ...: fit time with the labels
+   gathered, and the SSE of each result computed here in float64 from its labels and
+   centres (dask-ml's ``inertia_`` is a sum of unsquared distances).
+2. The same fit on Dask and in-process: same initial centres (k-means++ on X),
+   ``--max-iter`` Lloyd iterations (tol=0), the in-process fit on 2 threads in this
+   process; the per-iteration cost from fits of N and 2N iterations.
+3. Streaming: MNIST-70k written to a Zarr store (or ``--big``, e.g. from
+   ``scripts/make_big_mnist.py``), not persisted: the time of one Lloyd iteration
+   (fits of N and 2N iterations from the same centres) against one plain pass over the
+   store (``da.from_zarr(...).sum().compute()``), and each worker's peak resident memory
+   during the fit against the data's size.
+
+    KMEANSLAB_DATA=../shared/data .venv/bin/python benchmarks/bench_dask.py
 """
 
 import argparse
@@ -77,117 +85,146 @@ def stop_rss_sampler(dask_worker):
     return state["peak"] / 2**20
 
 
-def bench_mnist(client, X, ks, max_iter, repeats):
-    import dask.array as da
+def _median(f, repeats):
+    return float(np.median([f() for _ in range(repeats)]))
+
+
+def bench_defaults(client, X, Xd, ks, repeats):
+    """Table 1: each library's defaults, seeding included."""
     from dask_ml.cluster import KMeans as DaskMLKMeans
+
+    from kmeanslab import KMeans
+
+    rows = []
+    for k in ks:
+        makers = {"kmeanslab": lambda s: KMeans(k, random_state=s),
+                  "dask-ml": lambda s: DaskMLKMeans(k, random_state=s)}
+        for make in makers.values():
+            fit_timed(lambda: make(99), Xd)  # warm the workers (imports)
+        runs = {name: [] for name in makers}
+        for rep in range(repeats):
+            for name, make in makers.items():
+                est, labels, t = fit_timed(lambda: make(rep), Xd)
+                runs[name].append((t, int(est.n_iter_), sse(X, labels, est.cluster_centers_)))
+        row = {"k": k}
+        for name, r in runs.items():
+            t, it, e = (np.median([x[i] for x in r]) for i in range(3))
+            row[name] = {"t": float(t), "n_iter": float(it), "sse": float(e)}
+        rows.append(row)
+        print(f"defaults K={k}: kmeanslab {row['kmeanslab']['t']:.2f} s, dask-ml {row['dask-ml']['t']:.2f} s "
+              f"({row['dask-ml']['t'] / row['kmeanslab']['t']:.1f}x)", flush=True)
+    return rows
+
+
+def _per_iteration(fit, n, repeats):
+    """(time of a fit of n iterations, time per iteration from fits of n and 2n iterations)."""
+    t1 = _median(lambda: fit(n), repeats)
+    t2 = _median(lambda: fit(2 * n), repeats)
+    return t1, max(t2 - t1, 0.0) / n
+
+
+def bench_local(client, X, Xd, ks, max_iter, repeats):
+    """Table 2: the same Lloyd fit on Dask and in-process (2 threads here)."""
+    from threadpoolctl import threadpool_limits
 
     from kmeanslab import KMeans, kmeans_plusplus
 
-    # 8 blocks of 8,750 rows: ~10k-row blocks that split evenly over the 2 workers
-    Xd = da.from_array(X, chunks=(8_750, -1)).persist()
     rows = []
     for k in ks:
         init = kmeans_plusplus(X, k, random_state=0)[0]
-        makers = {
-            "lloyd": lambda: KMeans(k, init=init, max_iter=max_iter, tol=0, algorithm="lloyd"),
-            "auto": lambda: KMeans(k, init=init, max_iter=max_iter, tol=0, algorithm="auto"),
-            "dask-ml": lambda: DaskMLKMeans(k, init=init, max_iter=max_iter, tol=0, n_init=1),
-        }
-        for make in makers.values():
-            fit_timed(make, Xd)  # warm the workers (JIT caches, imports)
-        times = {name: [] for name in makers}
-        for rep in range(repeats):
-            for name, make in makers.items():
-                est, labels, t = fit_timed(make, Xd)
-                times[name].append(t)
-                if rep == 0:
-                    times[name + "/fit"] = (est, labels)
-        local = KMeans(k, init=init, max_iter=max_iter, tol=0, algorithm="lloyd").fit(X)
-        row = {"k": k, "sse_local": sse(X, local.labels_, local.cluster_centers_)}
-        for name in makers:
-            est, labels = times[name + "/fit"]
-            row[name] = {"t": float(np.median(times[name])), "n_iter": int(est.n_iter_),
-                         "sse": sse(X, labels, est.cluster_centers_),
-                         "same": float(np.mean(labels == local.labels_))}
-        rows.append(row)
-        print(f"K={k}: " + ", ".join(f"{n} {row[n]['t']:.2f} s (SSE {row[n]['sse']:.7g})" for n in makers)
-              + f"; in-process SSE {row['sse_local']:.7g}", flush=True)
+
+        def fit(data, n):
+            return fit_timed(lambda: KMeans(k, init=init, n_init=1, max_iter=n, tol=0), data)[2]
+
+        fit(Xd, 2)
+        with threadpool_limits(2, user_api="openmp"):
+            local = _per_iteration(lambda n: fit(X, n), max_iter, repeats)
+        dask = _per_iteration(lambda n: fit(Xd, n), max_iter, repeats)
+        rows.append({"k": k, "local": local, "dask": dask})
+        print(f"same fit K={k}: dask {dask[0]:.2f} s ({1e3 * dask[1]:.0f} ms/it), in-process {local[0]:.2f} s "
+              f"({1e3 * local[1]:.0f} ms/it): {dask[0] / local[0]:.2f}x", flush=True)
     return rows
 
 
 def _warm():
-    import kmeanslab.cluster._dask  # noqa: F401  (imports and JIT caches out of the peak's way)
+    import kmeanslab.cluster.backends.dask  # noqa: F401  (imports out of the peak's way)
 
 
-def bench_big(client, path, k, max_iter):
+def bench_stream(client, path, k, max_iter, repeats):
+    """Table 3: a Zarr store streamed every pass, against one plain pass over it."""
     import dask
+    import dask.array as da
 
     from kmeanslab import KMeans
     from kmeanslab.data import open_array
 
     client.run(_warm)
-    before = client.run(start_rss_sampler)
     X = open_array(path)
+    plain = _median(lambda: da.from_zarr(str(path)).sum().compute(), repeats)
+    init = X[:: X.shape[0] // k][:k].compute()
+    before = client.run(start_rss_sampler)
     with dask.config.set({"kmeanslab.persist": False}):  # stream the blocks from the store
-        t = time.perf_counter()
-        km = KMeans(k, init="k-means||", max_iter=max_iter, random_state=0).fit(X)
-        elapsed = time.perf_counter() - t
+        fit_t, per_it = _per_iteration(
+            lambda n: fit_timed(lambda: KMeans(k, init=init, n_init=1, max_iter=n, tol=0), X)[2],
+            max_iter, repeats)
     sampled = client.run(stop_rss_sampler)
-    maxrss = client.run(peak_rss_mib)
-    return {"n": X.shape[0], "d": X.shape[1], "gib": X.nbytes / 2**30, "blocks": len(X.chunks[0]),
-            "k": k, "n_iter": km.n_iter_, "time": elapsed, "inertia": km.inertia_,
-            "before": sorted(before.values()), "peak": sorted(sampled.values()),
-            "maxrss": sorted(maxrss.values())}
+    row = {"n": X.shape[0], "d": X.shape[1], "gib": X.nbytes / 2**30, "blocks": len(X.chunks[0]),
+           "k": k, "fit": fit_t, "per_it": per_it, "plain": plain,
+           "before": sorted(before.values()), "peak": sorted(sampled.values())}
+    print(f"stream K={k}: {1e3 * per_it:.0f} ms/iteration, plain pass {1e3 * plain:.0f} ms "
+          f"({per_it / plain:.2f}x); worker peak {max(row['peak']):.0f} MiB for {row['gib']:.2f} GiB",
+          flush=True)
+    return row
 
 
-def write_table(path, mnist_rows, big, args, elapsed):
+def write_table(path, defaults, same, stream, args, elapsed):
     lines = [
-        "# KMeans on Dask: kmeanslab vs dask-ml",
+        "# KMeans on Dask: kmeanslab vs dask-ml, and vs itself in-process",
         "",
         f"`benchmarks/bench_dask.py` on {platform.machine()} with {os.cpu_count()} cores (shared with "
-        "other jobs: times are noisy), one LocalCluster: 2 worker processes x 1 thread, "
-        "OMP threads = 1. MNIST-70k float32 as a dask array "
-        f"persisted on the workers (8 blocks of 8,750 rows); same initial centres (k-means++) and "
-        f"{args.max_iter} Lloyd iterations (tol=0) for all; fit time (labels gathered, seeding "
-        f"excluded), median of {args.repeats} interleaved fits. kmeanslab `lloyd`: full passes of "
-        "`lloyd_block`; `auto`: the engine's Hamerly (K < 16) / Elkan steppers kept per block on "
-        "the workers (same labels as Lloyd). SSE computed here in float64 from each result's "
-        "labels and centres; \"labels\" = share of labels equal to in-process Lloyd's.",
+        "other jobs: read the ratios), one LocalCluster of 2 worker processes x 1 thread, OMP "
+        "threads = 1; MNIST-70k float32 in 8 blocks persisted on the workers. Medians of "
+        f"{args.repeats} interleaved runs.",
         "",
-        "| data | K | fit | iterations | time (s) | dask-ml time / this | SSE | labels = in-process |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "## 1. End to end, each library's defaults (seeding included)",
+        "",
+        "| K | library | time (s) | dask-ml / kmeanslab | iterations | SSE (float64, from labels) |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for r in mnist_rows:
-        for name in ("lloyd", "auto", "dask-ml"):
+    for r in defaults:
+        for name in ("kmeanslab", "dask-ml"):
             v = r[name]
-            label = "dask_ml.cluster.KMeans" if name == "dask-ml" else f"kmeanslab `{name}`"
-            ratio = r["dask-ml"]["t"] / v["t"]
-            ratio = f"**{ratio:.1f}x**" if name != "dask-ml" else "1x"
-            lines.append(f"| MNIST-70k | {r['k']} | {label} | {v['n_iter']} | {v['t']:.2f} | {ratio} | "
-                         f"{v['sse']:.7g} | {100 * v['same']:.2f} % |")
-        lines.append(f"| MNIST-70k | {r['k']} | in-process kmeanslab (`lloyd`, reference) | "
-                     f"{args.max_iter} | | | {r['sse_local']:.7g} | 100 % |")
-    if big:
+            ratio = f"**{r['dask-ml']['t'] / v['t']:.1f}x**" if name == "kmeanslab" else "1x"
+            lines.append(f"| {r['k']} | {name} | {v['t']:.2f} | {ratio} | {v['n_iter']:.0f} | {v['sse']:.7g} |")
+    lines += [
+        "",
+        f"## 2. The same fit on Dask and in-process ({args.max_iter} Lloyd iterations from the same "
+        "k-means++ centres, tol=0; in-process on 2 OpenMP threads)",
+        "",
+        "| K | Dask fit (s) | in-process fit (s) | Dask / in-process | Dask ms / iteration | "
+        "in-process ms / iteration |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in same:
+        lines.append(f"| {r['k']} | {r['dask'][0]:.2f} | {r['local'][0]:.2f} | **{r['dask'][0] / r['local'][0]:.2f}x** | "
+                     f"{1e3 * r['dask'][1]:.0f} | {1e3 * r['local'][1]:.0f} |")
+    if stream:
+        s = stream
         lines += [
             "",
-            "## Scaling: out-of-core Zarr",
+            "## 3. Streaming a Zarr store (blocks read from the store every pass, not persisted)",
             "",
-            f"`{Path(args.big).name}` from `scripts/make_big_mnist.py` (MNIST x 10, shifts <= 2 px, "
-            "noise 0.05), streamed from the store every pass (not persisted); k-means|| seeding "
-            f"(distributed) + Lloyd (full passes) with the default tol and max_iter={args.big_max_iter}, "
-            "on a fresh LocalCluster (2 workers x 1 "
-            "thread). Worker RSS per worker: resident memory before the fit, and its peak during "
-            "the fit (sampled every 20 ms; the process's VmHWM high-water mark in brackets).",
+            f"`{Path(s['path']).name}`, K={s['k']}, Lloyd from fixed centres; one iteration from "
+            f"fits of {args.max_iter} and {2 * args.max_iter} iterations; plain pass: "
+            "`da.from_zarr(path).sum().compute()`. Worker resident memory sampled every 20 ms.",
             "",
-            "| rows x features | data (float32) | blocks | K | iterations | time (s) | s / iteration "
-            "(incl. seeding) | worker RSS at start (MiB) | worker peak RSS (MiB) | peak / data |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-            f"| {big['n']:,} x {big['d']} | {big['gib']:.2f} GiB | {big['blocks']} | {big['k']} | "
-            f"{big['n_iter']} | {big['time']:.1f} | {big['time'] / big['n_iter']:.2f} | "
-            f"{' / '.join(f'{v:.0f}' for v in big['before'])} | "
-            f"{' / '.join(f'{v:.0f}' for v in big['peak'])} "
-            f"({' / '.join(f'{v:.0f}' for v in big['maxrss'])}) | "
-            f"{max(big['peak']) / (big['gib'] * 1024):.2f} |",
+            "| rows x features | data | blocks | ms / iteration | plain pass (ms) | iteration / pass | "
+            "worker RSS at start (MiB) | worker peak RSS (MiB) | peak / data |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            f"| {s['n']:,} x {s['d']} | {s['gib']:.2f} GiB | {s['blocks']} | {1e3 * s['per_it']:.0f} | "
+            f"{1e3 * s['plain']:.0f} | **{s['per_it'] / s['plain']:.2f}x** | "
+            f"{' / '.join(f'{v:.0f}' for v in s['before'])} | {' / '.join(f'{v:.0f}' for v in s['peak'])} | "
+            f"{max(s['peak']) / (s['gib'] * 1024):.2f} |",
         ]
     lines += ["", f"Total benchmark time {elapsed / 60:.1f} min.", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,15 +234,27 @@ def write_table(path, mnist_rows, big, args, elapsed):
     print("\n".join(lines))
 
 
+def _zarr_copy(X, folder):
+    import zarr
+
+    path = Path(folder) / "mnist70k.zarr"
+    z = zarr.open_array(str(path), mode="w", shape=X.shape, chunks=(8_750, X.shape[1]), dtype=X.dtype)
+    z[:] = X
+    return path
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ks", type=int, nargs="+", default=[10, 100])
-    p.add_argument("--max-iter", type=int, default=20)
+    p.add_argument("--max-iter", type=int, default=10)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--big", default=None, help="Zarr store for the scaling row (make_big_mnist.py)")
-    p.add_argument("--big-max-iter", type=int, default=50)
+    p.add_argument("--big", default=None, help="Zarr store to stream (default: MNIST-70k copied to one)")
+    p.add_argument("--skip", nargs="*", default=[], choices=["defaults", "same", "stream"])
     p.add_argument("--out", default=str(HERE / "results" / "bench_dask.md"))
     args = p.parse_args()
+    import tempfile
+
+    import dask.array as da
     import distributed
 
     from kmeanslab.data import load_mnist
@@ -216,13 +265,20 @@ def main():
     warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
     cluster_args = dict(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                         env=WORKER_ENV)
+    defaults = same = stream = None
     with distributed.LocalCluster(**cluster_args) as cluster, distributed.Client(cluster) as client:
-        rows = bench_mnist(client, X, args.ks, args.max_iter, args.repeats)
-    big = None
-    if args.big:
-        with distributed.LocalCluster(**cluster_args) as cluster, distributed.Client(cluster) as client:
-            big = bench_big(client, args.big, 10, args.big_max_iter)
-    write_table(Path(args.out), rows, big, args, time.perf_counter() - t0)
+        Xd = da.from_array(X, chunks=(8_750, -1)).persist()
+        if "defaults" not in args.skip:
+            defaults = bench_defaults(client, X, Xd, args.ks, args.repeats)
+        if "same" not in args.skip:
+            same = bench_local(client, X, Xd, args.ks, args.max_iter, args.repeats)
+    if "stream" not in args.skip:
+        with tempfile.TemporaryDirectory() as tmp, distributed.LocalCluster(**cluster_args) as cluster, \
+                distributed.Client(cluster) as client:
+            path = args.big or _zarr_copy(X, tmp)
+            stream = bench_stream(client, path, 10, args.max_iter, args.repeats)
+            stream["path"] = str(path)
+    write_table(Path(args.out), defaults or [], same or [], stream, args, time.perf_counter() - t0)
 
 
 if __name__ == "__main__":

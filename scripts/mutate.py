@@ -53,10 +53,15 @@ TESTS = {
     "cluster/_spherical.py": ["tests/test_spherical.py", "tests/test_zero_weights.py"],
     "cluster/_minibatch.py": ["tests/test_minibatch.py", "tests/test_zero_weights.py"],
     "cluster/_validation.py": ["tests/test_validation.py"],
-    "cluster/init.py": ["tests/test_init.py"],
+    "cluster/_seeding.py": ["tests/test_init.py"],
+    "cluster/_loop.py": ENGINE_TESTS + ["tests/test_invariants.py", "tests/test_kmeans.py"],
+    "cluster/_methods.py": ENGINE_TESTS + ["tests/test_kmedians.py", "tests/test_soft.py",
+                                          "tests/test_spherical.py", "tests/test_zero_weights.py"],
+    "cluster/_medians.py": ["tests/test_kmedians.py", "tests/test_zero_weights.py"],
+    "cluster/backends/local.py": ENGINE_TESTS + ["tests/test_kmeans.py"],
     "cluster/registry.py": ["tests/test_validation.py", "tests/test_cli.py"],
 }
-# Not in the selection: Dask paths (cluster/_dask*.py, _outofcore.py) need a cluster per test.
+# Not in the selection: cluster/backends/dask.py needs a cluster per test (tests/test_dask.py).
 # Lines not mutated: argparse's help and metavar texts and log messages are documentation,
 # not behaviour (as the docstrings mutmut already leaves alone).
 NOT_MUTATED = [r"\bhelp=", r"\bmetavar=", r"\bdescription=", r"\blogger\.(debug|info)\("]

@@ -16,9 +16,12 @@ da = pytest.importorskip("dask.array")
 pytestmark = pytest.mark.filterwarnings("ignore:Sending large graph:UserWarning")
 distributed = pytest.importorskip("distributed")
 
-from kmeanslab.cluster import KMeans, MiniBatchKMeans  # noqa: E402
-from kmeanslab.cluster import _dask  # noqa: E402
-from kmeanslab.cluster._dask_init import kmeans_parallel  # noqa: E402
+from kmeanslab.cluster import (KMeans, KMedians, MiniBatchKMeans, SoftKMeans,  # noqa: E402
+                               SphericalKMeans)
+from kmeanslab.cluster import _engine  # noqa: E402
+from kmeanslab.cluster._seeding import kmeans_parallel  # noqa: E402
+from kmeanslab.cluster.backends import LocalBackend  # noqa: E402
+from kmeanslab.cluster.backends import dask as dask_backend  # noqa: E402
 from kmeanslab.data import open_array  # noqa: E402
 
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
@@ -75,7 +78,7 @@ def test_bounds_steppers_on_workers(client, small, algorithm):
     _same_fit(got, ref)
     np.testing.assert_array_equal(np.asarray(got.labels_),
                                   KMeans(12, init=init, max_iter=25, algorithm="lloyd").fit(X).labels_)
-    assert not any(client.run(lambda: len(_dask._STEPPERS)).values())  # dropped after the fit
+    assert not any(client.run(lambda: len(dask_backend._CACHES)).values())  # dropped after the fit
 
 
 def test_sample_weight_and_tol_stop(client, small):
@@ -113,21 +116,40 @@ def test_strict_convergence_and_max_iter(client, small):
 
 
 def test_kmeans_parallel_distributed_is_sane(client, small):
-    from kmeanslab.cluster import _engine
-    from kmeanslab.cluster.init import _kmeans_parallel
-
     X, Xd = small
     data = _engine.Data(X, np.ones(len(X), X.dtype))
-    local = [_engine.assign(data, _kmeans_parallel(data, 10, np.random.RandomState(s)))[2]
+    local = [_engine.assign(data, kmeans_parallel(LocalBackend(data), 10, np.random.RandomState(s)))[2]
              for s in range(3)]
-    seeds = kmeans_parallel(_dask.DaskData(Xd), 10, np.random.RandomState(0))
-    again = kmeans_parallel(_dask.DaskData(Xd), 10, np.random.RandomState(0))
+    seeds = kmeans_parallel(dask_backend.DaskBackend(Xd), 10, np.random.RandomState(0))
+    again = kmeans_parallel(dask_backend.DaskBackend(Xd), 10, np.random.RandomState(0))
     np.testing.assert_array_equal(seeds, again)  # seeded per block: reproducible
     assert seeds.shape == (10, 784) and len(np.unique(seeds, axis=0)) == 10
     assert _engine.assign(data, seeds)[2] < 1.1 * max(local)
     fit = KMeans(10, init="k-means||", random_state=0, max_iter=20).fit(Xd)
     ref = KMeans(10, init="k-means||", random_state=0, max_iter=20).fit(X)
     assert abs(fit.inertia_ / ref.inertia_ - 1) < 0.03
+
+
+def test_kmeans_parallel_one_block_is_the_in_process_draw(client, small):
+    """One function over the backend interface: one block on Dask draws what in-process draws."""
+    X, _ = small
+    one = da.from_array(X, chunks=(len(X), -1))
+    for seed in range(2):
+        np.testing.assert_array_equal(
+            KMeans(9, init="k-means||", n_init=1, random_state=seed, max_iter=1).fit(one).cluster_centers_,
+            KMeans(9, init="k-means||", n_init=1, random_state=seed, max_iter=1).fit(X).cluster_centers_)
+
+
+def test_kmeans_parallel_falls_back_to_random_rows_on_both(client):
+    """Three distinct rows, five clusters: too few candidates hold weight; both backends seed
+    with the same random rows (duplicates among them), and warn alike."""
+    X = np.repeat(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 5.0]]), 400, axis=0)
+    fits = []
+    for data in (X, da.from_array(X, chunks=(250, -1))):
+        with pytest.warns(Warning, match="distinct"):
+            fits.append(KMeans(5, init="k-means||", n_init=1, random_state=3).fit(data))
+    np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
+    np.testing.assert_array_equal(fits[0].labels_, np.asarray(fits[1].labels_))
 
 
 def test_predict_transform_score_lazy(client, small):
@@ -269,3 +291,96 @@ def test_import_kmeanslab_does_not_import_dask():
             "KMeans(2, n_init=1).fit(np.random.rand(50, 3)).predict(np.random.rand(5, 3))\n"
             "assert 'dask' not in sys.modules, 'dask imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- every estimator, one loop: the same fit on both backends ------------------------------------
+
+FAMILY = {
+    "kmeans-lloyd": lambda k, init, **kw: KMeans(k, init=init, algorithm="lloyd", **kw),
+    "kmeans-elkan": lambda k, init, **kw: KMeans(k, init=init, algorithm="elkan", **kw),
+    "soft": lambda k, init, **kw: SoftKMeans(k, init=init, beta=30.0, **kw),
+    "kmedians": lambda k, init, **kw: KMedians(k, init=init, **kw),
+    "spherical": lambda k, init, **kw: SphericalKMeans(k, init=init, **kw),
+}
+
+
+def _rows(X, k, seed, far=()):
+    init = _init(X, k, seed)
+    for j in far:  # far from every row: the cluster starts empty and is relocated
+        init[j] = 40.0 * (1 + j)
+    return init
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY))
+def test_every_estimator_same_fit_on_dask(client, small, name):
+    X, _ = small
+    X = X[:2400]
+    w = np.random.RandomState(2).uniform(0.5, 2, len(X)).astype(X.dtype)
+    init = _rows(X, 7, seed=11, far=(2,) if name != "spherical" else ())
+    make = FAMILY[name]
+    ref = make(7, init, max_iter=12, n_init=1).fit(X, sample_weight=w)
+    got = make(7, init, max_iter=12, n_init=1).fit(da.from_array(X, chunks=(500, -1)),
+                                                   sample_weight=da.from_array(w, chunks=500))
+    assert isinstance(got.labels_, da.Array), "the dask input stays lazy"
+    _same_fit(got, ref)
+    np.testing.assert_array_equal(got.predict(X), ref.predict(X))
+
+
+@pytest.mark.parametrize("name", ["kmeans-lloyd", "kmedians", "soft"])
+@pytest.mark.parametrize("scale", [1e-30, 1e30])
+def test_extreme_magnitudes_scaled_on_both(client, small, name, scale):
+    """Rows near the ends of float64's range: the power-of-two scaling runs on Dask too."""
+    X, _ = small
+    X = X[:1500].astype(np.float64) * scale
+    init = _rows(X, 5, seed=1) * 1.0
+    make = FAMILY[name]
+    kw = dict(max_iter=8, n_init=1)
+    if name == "soft":
+        make = lambda k, init, **kw: SoftKMeans(k, init=init, beta=30.0 / scale**2, **kw)  # noqa: E731
+    ref = make(5, init, **kw).fit(X)
+    got = make(5, init, **kw).fit(da.from_array(X, chunks=(400, -1)))
+    assert np.isfinite(ref.inertia_) and ref.inertia_ > 0
+    _same_fit(got, ref)
+
+
+def test_minibatch_on_one_block_is_the_in_process_fit(client, small):
+    X, _ = small
+    params = dict(n_clusters=8, batch_size=300, random_state=4, max_iter=3, n_init=1)
+    ref = MiniBatchKMeans(**params).fit(X)
+    got = MiniBatchKMeans(**params).fit(da.from_array(X, chunks=(len(X), -1)))
+    assert got.n_steps_ == ref.n_steps_
+    np.testing.assert_array_equal(got.cluster_centers_, ref.cluster_centers_)
+    np.testing.assert_array_equal(np.asarray(got.labels_), ref.labels_)
+    assert got.inertia_ == ref.inertia_
+
+
+@pytest.mark.parametrize("name", ["kmedians", "spherical", "soft"])
+def test_family_n_init_and_seeding_on_dask(client, small, name):
+    """Seeded fits (k-means|| through the backend, n_init runs) pick the same best run."""
+    X, _ = small
+    X = X[:1200]
+    make = {"kmedians": KMedians, "spherical": SphericalKMeans,
+            "soft": lambda k, **kw: SoftKMeans(k, beta=30.0, **kw)}[name]
+    kw = dict(init="k-means||", n_init=2, random_state=5, max_iter=6)
+    ref = make(4, **kw).fit(X)
+    got = make(4, **kw).fit(da.from_array(X, chunks=(len(X), -1)))
+    _same_fit(got, ref)
+
+
+@pytest.mark.parametrize("where", ["workers", "no client"])
+def test_streamed_blocks_not_persisted(client, small, where, monkeypatch):
+    """Blocks read from the source every pass (too big to keep, or no distributed client):
+    the same fit, reductions over many blocks included."""
+    import dask
+
+    X, _ = small
+    Xd = da.from_array(X, chunks=(150, -1))  # 20 blocks: a two-level reduction tree
+    init = _rows(X, 6, seed=8, far=(1,))
+    ref = KMeans(6, init=init, max_iter=6, algorithm="elkan").fit(X)
+    if where == "no client":
+        monkeypatch.setattr(dask_backend, "client", lambda: None)
+    with dask.config.set({"kmeanslab.persist": False, "scheduler": "sync" if where == "no client" else None}):
+        got = KMeans(6, init=init, max_iter=6, algorithm="elkan").fit(Xd)
+        soft = SoftKMeans(6, init=init, beta=30.0, max_iter=4).fit(Xd)
+    _same_fit(got, ref)
+    _same_fit(soft, SoftKMeans(6, init=init, beta=30.0, max_iter=4).fit(X))

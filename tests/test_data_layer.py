@@ -96,7 +96,7 @@ def test_lazy_preprocessing_equals_the_in_memory_one(name, blobs):
 
 
 def test_one_rule_for_row_blocks(tmp_path):
-    from kmeanslab.cluster._dask import as_dask
+    from kmeanslab.cluster.backends.dask import as_dask
 
     X = np.zeros((70000, 784), dtype=np.float32)
     np.save(tmp_path / "m.npy", X)

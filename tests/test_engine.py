@@ -8,7 +8,8 @@ from threadpoolctl import threadpool_limits
 
 from kmeanslab import KMeans
 from kmeanslab.cluster import _engine, _lloyd
-from kmeanslab.cluster.init import init_centers
+from kmeanslab.cluster._seeding import init_centers
+from kmeanslab.cluster.backends import LocalBackend
 
 ALGORITHMS = ("hamerly", "elkan", "auto")
 
@@ -147,7 +148,7 @@ def test_bounds_objective_is_the_sse_of_its_labels(kind):
         exact = _engine.exact_sse(data, centers, stats.labels)
         assert stats.sse == pytest.approx(exact, rel=1e-9)
         np.testing.assert_array_equal(stats.labels, _engine.assign(data, centers)[0])
-        centers = _lloyd.update_centers(data, stats, centers)
+        centers = (stats.sums / np.maximum(stats.weights, 1e-300)[:, None]).astype(X.dtype)
 
 
 @pytest.mark.parametrize("algorithm", ["hamerly", "elkan", "lloyd"])
@@ -163,16 +164,15 @@ def test_bit_identical_across_thread_counts(algorithm, k):
     assert a.inertia_ == b.inertia_
 
 
-def test_choose_algorithm():
+def test_choose_algorithm(monkeypatch):
     dense = _engine.Data(np.zeros((100, 4)), np.ones(100))
     sparse = _engine.Data(sp.csr_matrix(np.eye(100, 4)), np.ones(100))
     assert _lloyd.choose_algorithm("auto", dense, 10) == "hamerly"
     assert _lloyd.choose_algorithm("auto", dense, 100) == "elkan"
     assert _lloyd.choose_algorithm("elkan", sparse, 100) == "lloyd"
     assert _lloyd.choose_algorithm("auto", dense, 1) == "lloyd"
-    big = _engine.Data(np.zeros((10, 4)), np.ones(10))
-    big.n = 10**7  # Elkan's n x K bounds would not fit the budget
-    assert _lloyd.choose_algorithm("elkan", big, 256) == "hamerly"
+    monkeypatch.setattr(_lloyd, "ELKAN_MAX_BYTES", 100 * 256 * 8 - 1)  # n x K float64 bounds over budget
+    assert _lloyd.choose_algorithm("elkan", dense, 256) == "hamerly"
 
 
 # -- k-means|| ------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def seed_sse(X, centers):
 
 def test_kmeans_parallel_shape_determinism_and_quality():
     X = blobs(5000, 10, 20, np.float64, std=0.5)
-    data = _engine.Data(X, np.ones(len(X)))
+    data = LocalBackend(_engine.Data(X, np.ones(len(X))))
     a = init_centers(data, 20, "k-means||", np.random.RandomState(0))
     b = init_centers(data, 20, "k-means||", np.random.RandomState(0))
     c = init_centers(data, 20, "k-means||", np.random.RandomState(1))
@@ -263,7 +263,7 @@ def test_elkan_byte_copy_gives_lloyds_labels():
     keys = (C * C).sum(1) - 2 * (X @ C.T)
     assert (keys.argmin(1) != exact).sum() > 20  # float32 products get near-ties wrong
     data = _engine.Data(X, np.ones(len(X), np.float32))
-    assert data.byte_copy() is not None and data.byte_copy()[3].max() < 1e-6
+    assert data.byte_copy is not None and data.byte_copy[3].max() < 1e-6
     step = _lloyd.BoundsStep(data, len(C), "elkan")
     np.testing.assert_array_equal(step.step(C).labels, exact)
     moved = C + np.float32(0.01) * np.random.RandomState(1).normal(size=C.shape).astype(np.float32)
@@ -279,7 +279,7 @@ def test_elkan_byte_copy_gives_lloyds_labels():
 
 def test_no_byte_copy_for_data_off_the_grid():
     X = blobs(2000, 8, 4, np.float32)
-    assert _engine.Data(X, np.ones(len(X), np.float32)).byte_copy() is None  # negative values
+    assert _engine.Data(X, np.ones(len(X), np.float32)).byte_copy is None  # negative values
     U = np.random.RandomState(0).uniform(size=(3000, 8)).astype(np.float32)
-    assert _engine.Data(U, np.ones(len(U), np.float32)).byte_copy() is None  # continuous
-    assert _engine.Data(sp.csr_matrix(U), np.ones(len(U), np.float32)).byte_copy() is None
+    assert _engine.Data(U, np.ones(len(U), np.float32)).byte_copy is None  # continuous
+    assert _engine.Data(sp.csr_matrix(U), np.ones(len(U), np.float32)).byte_copy is None

@@ -8,7 +8,8 @@ from sklearn.datasets import make_blobs
 
 from kmeanslab.cluster import kmeans_plusplus
 from kmeanslab.cluster._engine import Data
-from kmeanslab.cluster.init import init_centers
+from kmeanslab.cluster._seeding import init_centers as _init_centers
+from kmeanslab.cluster.backends import LocalBackend
 
 DTYPES = [np.float32, np.float64]
 
@@ -20,6 +21,10 @@ def _container(X, sparse):
 def _data(X, w=None):
     X = sp.csr_matrix(X) if sp.issparse(X) else np.ascontiguousarray(X)
     return Data(X, np.ones(X.shape[0], X.dtype) if w is None else np.asarray(w, X.dtype))
+
+
+def init_centers(data, *args):
+    return _init_centers(LocalBackend(data), *args)
 
 
 def _potential(X, C):
@@ -96,9 +101,9 @@ def test_draws_follow_the_kmeanspp_distribution(monkeypatch, pool):
     """
     from scipy.stats import chi2
 
-    from kmeanslab.cluster import init
+    from kmeanslab.cluster import _seeding
 
-    monkeypatch.setattr(init, "POOL_MAX", pool)
+    monkeypatch.setattr(_seeding, "POOL_MAX", pool)
     X = np.array([[0, 0], [1, 0], [0, 2], [3, 3], [3, 4], [-2, 1]], dtype=np.float64)
     w = np.array([1, 2, 1, 0.5, 1, 3])
     probs = _exact_triples(X, w)
@@ -120,7 +125,7 @@ def test_draws_follow_the_kmeanspp_distribution(monkeypatch, pool):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_unpooled_draws_as_sklearn(blobs, dtype):
     """pooled=False (MiniBatchKMeans's seeding): the same rows as scikit-learn for a seed."""
-    from kmeanslab.cluster.init import _kmeans_plusplus
+    from kmeanslab.cluster._seeding import _kmeans_plusplus
 
     X = blobs[0].astype(dtype)
     w = np.random.RandomState(1).uniform(0.2, 2, size=len(X))

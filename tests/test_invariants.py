@@ -89,7 +89,7 @@ def test_bounds_hold_after_every_step_on_near_ties(kind, dtype):
 
 def test_elkan_bounds_from_a_byte_copy_bound_the_real_rows():
     X, C = grid_rows()
-    assert _engine.Data(X, np.ones(len(X), X.dtype)).byte_copy() is not None
+    assert _engine.Data(X, np.ones(len(X), X.dtype)).byte_copy is not None
     run_and_check(X, C, "elkan")
 
 

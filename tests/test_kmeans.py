@@ -16,7 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from kmeanslab import _core
 from kmeanslab import cluster as kl_cluster
 from kmeanslab.cluster import KMeans, k_means
-from kmeanslab.cluster import init as kl_init
+from kmeanslab.cluster import _seeding as kl_init
 
 DTYPES = [np.float32, np.float64]
 
@@ -641,3 +641,22 @@ def test_get_feature_names_out(blobs):
     km = KMeans(3, random_state=0).fit(blobs)
     np.testing.assert_array_equal(km.get_feature_names_out(), ["kmeans0", "kmeans1", "kmeans2"])
 
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly", "elkan"])
+def test_final_labels_after_a_relocation_are_the_nearest_centres(algorithm):
+    """All rows equal: the empty cluster takes a row, both centres land on the same point and
+    the fit stops on the tolerance; the final labels are then the nearest centres', ties to
+    the lowest index, as scikit-learn (not the relocated row's label kept by the bounds)."""
+    import warnings
+
+    from sklearn.cluster import KMeans as SKKMeans
+
+    X = np.zeros((5, 2), np.float32)
+    init = np.zeros((2, 2), np.float32)  # both centres on the rows (as k-means++ seeds them)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = KMeans(2, init=init, n_init=1, algorithm=algorithm).fit(X)
+        ref = SKKMeans(2, init=init, n_init=1, algorithm="lloyd" if algorithm == "hamerly" else algorithm).fit(X)
+    np.testing.assert_array_equal(got.labels_, ref.labels_)
+    np.testing.assert_array_equal(got.labels_, np.zeros(5))

@@ -16,7 +16,7 @@ from kmeanslab import _core
 from kmeanslab.cluster import KMedians
 from kmeanslab.cluster._engine import Data
 from kmeanslab.cluster._kernels.family import N_BUCKETS, weighted_median
-from kmeanslab.cluster._kmedians import l1_assign, weighted_medians
+from kmeanslab.cluster._engine import l1_assign, weighted_medians
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +201,31 @@ def _expected_failed_checks(estimator):
                          expected_failed_checks=_expected_failed_checks)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_radix_medians_over_blocks_equal_the_kernel(dtype):
+    """The medians Dask computes (a radix selection over map-reduce passes) are the
+    in-process kernel's, exactly: negative values, ties, zero and fractional weights."""
+    from kmeanslab.cluster import _engine
+    from kmeanslab.cluster._medians import radix_medians
+    from kmeanslab.cluster._methods import Manhattan
+    from kmeanslab.cluster.backends import LocalBackend
+
+    rng = np.random.RandomState(3)
+    X = np.round(rng.standard_normal((400, 5)) * 4, 1).astype(dtype)  # many ties
+    w = rng.choice([0.0, 0.5, 1.0, 2.0], size=400).astype(dtype)
+    data = _engine.Data(X, w)
+    centers = X[[0, 50, 100, 150]].copy()
+    method = Manhattan(4)
+    backend = LocalBackend(data)
+    backend.map_reduce(method.step, 0, centers)
+    moves = (np.array([7, 9]), np.array([0, 0]), np.array([3, 3]))
+    for mv in (None, moves):
+        expect = backend.medians(method, centers, 0, [mv] if mv is not None else None)
+        got = radix_medians(backend, method, centers, 0, [mv] if mv is not None else None)
+        # in X's dtype, as the loop keeps centres (a float32 midpoint is rounded once either way)
+        np.testing.assert_array_equal(got.astype(dtype), expect.astype(dtype))
+    unit = _engine.Data(X, np.ones(400, dtype))
+    np.testing.assert_array_equal(radix_medians(LocalBackend(unit), method, X[:1].repeat(4, 0), -1, None)[0].astype(dtype),
+                                  np.median(X, axis=0))

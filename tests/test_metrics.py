@@ -410,3 +410,23 @@ def test_bad_method_and_nan_classes():
         M.map_clusters(L, Y, method="greedy")
     with pytest.raises(ValueError, match="NaN"):
         M.purity([0.0, np.nan, 1.0, 1.0, 1.0, 2.0], L)
+
+
+def test_one_sse_fit_evaluation_and_distances_agree():
+    """The objective a fit reports, metrics.sse and the per-row distances are the same sum."""
+    import scipy.sparse as sp
+
+    from kmeanslab.cluster import KMeans
+    from kmeanslab.metrics import center_distances, sse
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(700, 9)
+    X[X < 0.6] = 0
+    w = rng.uniform(0, 2, 700)
+    km = KMeans(4, n_init=1, random_state=0).fit(X, sample_weight=w)
+    ref = ((X - km.cluster_centers_[km.labels_]) ** 2).sum(1)
+    for data in (X, sp.csr_matrix(X), X.astype(np.float32)):
+        dist = center_distances(data, km.labels_, km.cluster_centers_)
+        np.testing.assert_allclose(dist, np.sqrt(ref), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(sse(data, km.labels_, km.cluster_centers_, w), ref @ w, rtol=1e-6)
+    np.testing.assert_allclose(km.inertia_, ref @ w, rtol=1e-12)

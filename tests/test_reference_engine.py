@@ -14,7 +14,9 @@ from sklearn.datasets import make_blobs
 
 import reference as ref
 from kmeanslab import KMeans
-from kmeanslab.cluster import _engine, _lloyd
+from kmeanslab.cluster import _engine, _lloyd, _loop
+from kmeanslab.cluster._methods import SquaredEuclidean, combine
+from kmeanslab.cluster.backends import LocalBackend
 
 ALGORITHMS = ("lloyd", "hamerly", "elkan", "auto")
 DTYPES = (np.float32, np.float64)
@@ -98,10 +100,12 @@ def test_relocation_is_the_reference(dtype, sparse):
     """The moved points leave their clusters (weight and sum), each empty cluster is its
     point; the other centres are the means of what is left."""
     X, w, C = empty_cluster_case(dtype, sparse)
-    data = _engine.Data(X, w)
-    stats = _engine.lloyd_block(data, C)
+    backend, method = LocalBackend(_engine.Data(X, w)), SquaredEuclidean(len(C))
+    stats = backend.map_reduce(method.step, 0, C, combine=combine)
     assert (stats.weights == 0).sum() == 2
-    centers, (rows, old, new) = _lloyd.relocate_and_update(data, stats, C)
+    stats, moves, moved = _loop.relocate(method, backend, stats, C, 0)
+    centers = method.update(backend, stats, C, 0, moves)
+    rows, old, new = moves[0]
     s = ref.lloyd_step(X, w, C)
     want, moved = ref.relocate_and_update(X, w, C, s["labels"], s["sums"], s["weights"])
     assert list(rows) == moved and list(new) == [2, 6]
@@ -188,7 +192,7 @@ def test_stop_on_tolerance_counts_and_relabels_as_reference(algorithm, dtype):
 def test_soft_step_is_the_reference(beta, dtype, sparse):
     """Responsibilities, the weighted free energy, and the responsibility-weighted sums
     and masses of one E-step (zero weights included)."""
-    from kmeanslab.cluster._soft import soft_step
+    from kmeanslab.cluster._engine import soft_step
 
     X, w = blob_data(n=600, dtype=dtype)
     X = as_input(X, sparse)

@@ -442,7 +442,13 @@ def test_refit_on_other_width_resets(name, X):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_mean_variance_is_numpys_in_float64(dtype, order):
     """The tolerance scale: mean over features of the variance, also far from the origin."""
-    from kmeanslab.cluster._validation import mean_variance
+    from kmeanslab.cluster._engine import Data
+    from kmeanslab.cluster._loop import mean_variance as backend_mean_variance
+    from kmeanslab.cluster.backends import LocalBackend
+
+    def mean_variance(X):
+        X = X if sp.issparse(X) else np.ascontiguousarray(X)  # as the estimators prepare it
+        return backend_mean_variance(LocalBackend(Data(X, np.ones(X.shape[0], X.dtype))))
 
     rng = np.random.RandomState(0)
     X = (rng.randn(3001, 13) * rng.uniform(0.1, 100, size=13) + 1e3).astype(dtype)

@@ -14,7 +14,7 @@ from sklearn.datasets import make_blobs
 import reference as ref
 from kmeanslab import KMeans
 from kmeanslab.cluster import KMedians, MiniBatchKMeans, SoftKMeans, SphericalKMeans, _engine
-from kmeanslab.cluster._kmedians import weighted_medians
+from kmeanslab.cluster._engine import weighted_medians
 
 RTOL = {np.float32: 1e-5, np.float64: 1e-10}
 

@@ -11,3 +11,11 @@ def block_rows(n_rows, row_bytes):
     by_bytes = BLOCK_BYTES // max(1, row_bytes)
     by_count = -(-n_rows // MIN_BLOCKS)
     return int(max(1, min(n_rows, max(MIN_ROWS, min(by_bytes, by_count)))))
+
+
+def is_dask_array(X):
+    """Whether X is a dask array, without importing dask (no dask loaded: it cannot be one)."""
+    import sys
+
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(X, da.Array)

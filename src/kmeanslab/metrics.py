@@ -112,23 +112,28 @@ def _check_objective_args(X, labels, centers, w):
     return X, labels, centers, w
 
 
-def _sse_dense(X, labels, centers, w):
+def _row_sq_dists(X, labels, centers):
+    """(start, stop, ||x_i - c_{labels_i}||^2 in float64) over blocks of rows, by differences
+    (no cancellation); a sparse X block by block made dense."""
     n, d = X.shape
     step = int(np.clip(_BLOCK_ELEMENTS // max(d, 1), 256, 1 << 16))
     # Buffers reused across blocks: a fresh multi-MB array per block costs more in page
     # faults than the arithmetic.
     diff_buf, near_buf = np.empty((min(step, n), d)), np.empty((min(step, n), d))
-    total = 0.0
     for start in range(0, n, step):
         stop = min(start + step, n)
         diff, near = diff_buf[: stop - start], near_buf[: stop - start]
-        np.copyto(diff, X[start:stop])
+        rows = X[start:stop]
+        np.copyto(diff, rows.toarray() if sp.issparse(rows) else rows)
         # mode="clip" avoids take's buffered bounds check; labels are already valid.
         np.take(centers, labels[start:stop], axis=0, out=near, mode="clip")
         diff -= near
-        row = np.einsum("ij,ij->i", diff, diff)
-        total += float(row.sum() if w is None else row @ w[start:stop])
-    return total
+        yield start, stop, np.einsum("ij,ij->i", diff, diff)
+
+
+def _sse_dense(X, labels, centers, w):
+    return sum(float(row.sum() if w is None else row @ w[start:stop])
+               for start, stop, row in _row_sq_dists(X, labels, centers))
 
 
 def _sse_csr(X, labels, centers, w):
@@ -453,15 +458,10 @@ def cluster_summary(y, labels, n_clusters=None):
     }
 
 
-def center_distances(X, labels, centers, block=8192):
-    """Euclidean distance of each row of ``X`` to its own centre, in row blocks."""
-    import scipy.sparse as sp
-
-    centers = np.asarray(centers)
+def center_distances(X, labels, centers):
+    """Euclidean distance of each row of ``X`` (dense or sparse) to its own centre (float64)."""
+    X, labels, centers, _ = _check_objective_args(X, labels, centers, None)
     out = np.empty(X.shape[0])
-    for start in range(0, X.shape[0], block):
-        rows = X[start:start + block]
-        rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
-        diff = rows - centers[labels[start:start + block]]
-        out[start:start + block] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    for start, stop, row in _row_sq_dists(X, labels, centers):
+        out[start:stop] = np.sqrt(row)
     return out

@@ -7,7 +7,6 @@ scikit-learn) and follows the scikit-learn transformer API, so it fits in a ``Pi
 from __future__ import annotations
 
 import numbers
-import sys
 
 import numpy as np
 import scipy.sparse as sp
@@ -15,6 +14,8 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
+
+from ._blocks import is_dask_array
 
 __all__ = ["PREPROCESSORS", "UnitScaler", "ZScoreScaler", "balanced_subsample", "make_preprocessor"]
 
@@ -55,7 +56,7 @@ class UnitScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         A dask array is scanned lazily, block by block, in one pass.
         """
         axis = 0 if self.per_feature else None
-        if _is_dask(X):
+        if is_dask_array(X):
             X = _lazy_floats(self, X, reset=True)
             import dask
 
@@ -83,7 +84,7 @@ class UnitScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Scale X by the fitted minimum and range (a dask array lazily, block by block)."""
         check_is_fitted(self)
-        if _is_dask(X):
+        if is_dask_array(X):
             return _map_rows(self.transform, _lazy_floats(self, X, reset=False))
         X = validate_data(self, X, accept_sparse="csr", dtype=FLOAT_DTYPES, reset=False)
         lo, divisor, constant = self._params(X.dtype)
@@ -149,7 +150,7 @@ class ZScoreScaler(StandardScaler):
 
     def fit(self, X, y=None, sample_weight=None):
         """Compute the mean and variance of each feature (a dask array lazily, in one pass)."""
-        if not _is_dask(X):
+        if not is_dask_array(X):
             return super().fit(X, y, sample_weight)
         if sample_weight is not None:
             raise TypeError("ZScoreScaler on a dask array takes no sample_weight")
@@ -166,7 +167,7 @@ class ZScoreScaler(StandardScaler):
 
     def transform(self, X, copy=None):
         """Standardize X; features constant in the training data map to 0."""
-        if _is_dask(X):
+        if is_dask_array(X):
             check_is_fitted(self)
             return _map_rows(self.transform, _lazy_floats(self, X, reset=False))
         Xt = super().transform(X, copy=copy)
@@ -178,11 +179,6 @@ class ZScoreScaler(StandardScaler):
             else:
                 Xt[:, constant] = 0
         return Xt
-
-
-def _is_dask(X):
-    da = sys.modules.get("dask.array")
-    return da is not None and isinstance(X, da.Array)
 
 
 def _lazy_floats(est, X, reset):

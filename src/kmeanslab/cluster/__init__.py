@@ -5,7 +5,7 @@ from ._kmedians import KMedians
 from ._minibatch import MiniBatchKMeans
 from ._soft import SoftKMeans
 from ._spherical import SphericalKMeans
-from .init import kmeans_plusplus
+from ._seeding import kmeans_plusplus
 from .registry import ESTIMATORS, make_estimator
 
 __all__ = ["ESTIMATORS", "KMeans", "KMedians", "MiniBatchKMeans", "SoftKMeans", "SphericalKMeans",

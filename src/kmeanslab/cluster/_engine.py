@@ -1,23 +1,25 @@
-"""In-process engine: one Lloyd step as a map over row blocks and a reduce.
+"""The engine on one block of rows: prepared data and the steps computed on it.
 
 :func:`lloyd_block` is the unit of work: rows in, per-cluster sums / weights / SSE
-out. The in-process loop calls it on all of X; a distributed backend calls the
-same function on each block of rows and adds the results.
+out (:func:`soft_step` and :func:`l1_assign` the same for the family). A backend calls
+these on each block of rows where it lives (in-process: all of X is one block) and
+adds the results in block order.
 """
 
 import contextlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 
+from ._kernels import ERR  # noqa: F401  (the near-tie window: the steppers read it here)
 from ._kernels import dense as _dk
+from ._kernels import family as _fk
 from ._kernels import sparse as _sk
+from ._validation import max_abs
 
 _blas = None
-# Bound on the rounding of an expanded squared distance, relative to ||x||^2 + ||c||^2:
-# keys closer than twice this are near-ties, and bounds are widened by it.
-ERR = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-12}
 
 
 def single_threaded_blas():
@@ -38,25 +40,52 @@ def center_sq_norms(centers):
     return np.einsum("ij,ij->i", centers, centers)
 
 
+@dataclass(frozen=True, eq=False)
 class Data:
-    """X prepared once per fit: CSR or C-contiguous dense, squared row norms, weights."""
+    """Rows prepared once: CSR or C-contiguous dense X, their weights, squared row norms.
 
-    def __init__(self, X, sample_weight):
-        self.sparse = sp.issparse(X)
-        self.X = X
-        self.w = sample_weight
-        self.dtype = X.dtype
-        self.n, self.d = X.shape
-        self.x_sq = _sk.row_sq_norms(X.data, X.indptr) if self.sparse else _dk.row_sq_norms(X)
+    Immutable: what a fit decides about its data (scaling, tolerance, rows set aside)
+    is decided before and held by the fit (see ``_loop``), not attached here. A block
+    of a Dask array is one of these too.
+    """
 
+    X: object
+    w: np.ndarray
+    x_sq: np.ndarray = None
+
+    def __post_init__(self):
+        if self.x_sq is None:
+            X = self.X
+            x_sq = _sk.row_sq_norms(X.data, X.indptr) if sp.issparse(X) else _dk.row_sq_norms(X)
+            object.__setattr__(self, "x_sq", x_sq)
+
+    @property
+    def sparse(self):
+        return sp.issparse(self.X)
+
+    @property
+    def dtype(self):
+        return self.X.dtype
+
+    @property
+    def n(self):
+        return self.X.shape[0]
+
+    @property
+    def d(self):
+        return self.X.shape[1]
+
+    def with_weights(self, w):
+        """The same rows with other weights (X and the norms are shared, not copied)."""
+        return Data(self.X, w, self.x_sq)
+
+    @cached_property
     def byte_copy(self):
         """X as bytes for bound computations, computed once: (Q, scale, q_sq, q_err) with
         x'_i = scale * Q[i], q_sq[i] = ||x'_i||^2 and q_err[i] >= ||x_i - x'_i||; None
         when X is sparse or its values are not within BYTE_COPY_REL_ERR of 256 levels
         (MNIST's are: pixels / 255)."""
-        if not hasattr(self, "_byte_copy"):
-            self._byte_copy = None if self.sparse else _byte_copy(self.X, self.x_sq)
-        return self._byte_copy
+        return None if self.sparse else _byte_copy(self.X, self.x_sq)
 
     def rows(self, idx):
         """Rows ``idx`` as a dense array of X's dtype."""
@@ -70,8 +99,6 @@ BYTE_COPY_REL_ERR = 1e-5
 
 def _byte_copy(X, x_sq):
     """See :meth:`Data.byte_copy`. Grid steps tried: the largest value / 255, 1 / 255, 1."""
-    from ._validation import max_abs
-
     top = max_abs(X)
     limit = BYTE_COPY_REL_ERR * np.sqrt(float(x_sq.max()))
 
@@ -169,3 +196,88 @@ def exact_sse(data, centers, labels):
     d2 = exact_sq_dist(data, centers, labels).astype(np.float64)
     # numpy's pairwise sum, not BLAS dot: BLAS splits the sum by thread count.
     return float((d2 * data.w).sum())
+
+
+# -- the k-means family: soft responsibilities, L1 ------------------------------------------
+
+# exp(-x) is exactly 0 in float64 beyond this: such terms are skipped, not computed.
+_EXP_UNDERFLOW = 745.0
+
+
+@dataclass
+class SoftStats:
+    labels: np.ndarray  # (n,) int32, nearest centre (= largest responsibility)
+    resp: np.ndarray  # (n, K) float64 responsibilities, or None when not asked
+    objective: float  # weighted soft objective F (see SoftKMeans)
+    sums: np.ndarray  # (K, d) float64 responsibility-weighted sums, or None
+    mass: np.ndarray  # (K,) float64 responsibility mass per centre, or None
+
+
+def soft_step(data, centers, beta, *, responsibilities=False, accumulate=True):
+    """E-step on prepared data: labels, soft objective, optional responsibilities and sums."""
+    centers = np.ascontiguousarray(centers, dtype=data.dtype)
+    K = centers.shape[0]
+    n, d = data.n, data.d
+    slots = _dk.n_slots(n, K, d)
+    labels = np.empty(n, dtype=np.int32)
+    resp = np.empty((n, K) if responsibilities else (0, K))
+    obj_part = np.zeros(slots)
+    sums_part = np.zeros((slots, K, d) if accumulate else (slots, 0, 0))
+    mass_part = np.zeros((slots, K) if accumulate else (slots, 0))
+    c_sq = _dk.row_sq_norms(centers)
+    CT = np.ascontiguousarray(centers.T)
+    beta = float(beta)
+    cap = _EXP_UNDERFLOW / beta
+    if data.sparse:
+        X = data.X
+        _fk.soft_csr(X.data, X.indices, X.indptr, data.w, CT, c_sq, data.x_sq, beta, cap, labels,
+                     resp, obj_part, sums_part, mass_part)
+    else:
+        with single_threaded_blas():
+            _fk.soft_dense(data.X, data.w, CT, c_sq, data.x_sq, beta, cap, labels, resp, obj_part,
+                           sums_part, mass_part)
+    objective = float(obj_part.sum())
+    if not accumulate:
+        return SoftStats(labels, resp if responsibilities else None, objective, None, None)
+    sums, mass = sums_part[0], mass_part[0]
+    for s in range(1, slots):  # fixed order: independent of the thread count
+        sums += sums_part[s]
+        mass += mass_part[s]
+    return SoftStats(labels, resp if responsibilities else None, objective, sums, mass)
+
+
+def l1_assign(data, centers, distances=False):
+    """Nearest centre in L1 of each row: labels, L1 distances, their weighted sum; and,
+    with ``distances``, the (n_samples, n_clusters) distances of X's dtype."""
+    centers = np.ascontiguousarray(centers, dtype=data.dtype)
+    c_abs = np.abs(centers.astype(np.float64)).sum(axis=1)
+    labels = np.empty(data.n, dtype=np.int32)
+    mind = np.empty(data.n, dtype=data.dtype)
+    sse_part = np.zeros(_dk.n_slots(data.n, 1, 1))
+    dist = np.empty((data.n if distances else 0, centers.shape[0]), dtype=data.dtype)
+    if data.sparse:
+        X = data.X
+        _fk.l1_assign_csr(X.data, X.indices, X.indptr, data.w, centers, c_abs, labels, mind,
+                          sse_part, dist)
+    else:
+        _fk.l1_assign(data.X, data.w, centers, labels, mind, sse_part, dist)
+    out = labels, mind, float(sse_part.sum())
+    return out + (dist,) if distances else out
+
+
+def weighted_medians(data, labels, old_centers):
+    """Coordinate-wise weighted median of each cluster; a weightless cluster keeps its centre."""
+    K = old_centers.shape[0]
+    order = np.argsort(labels, kind="stable")
+    if not data.sparse:  # the sparse kernel weighs the implicit zeros, so keeps every row
+        order = order[data.w[order] > 0]
+    starts = np.searchsorted(labels[order], np.arange(K + 1)).astype(np.int64)
+    out = np.array(old_centers, dtype=np.float64)
+    if data.sparse:
+        Xs = data.X[order].tocsc()
+        Xs.sort_indices()
+        _fk.medians_csc(Xs.data, Xs.indices, Xs.indptr, data.w[order].astype(np.float64),
+                        starts, out)
+    else:
+        _fk.medians_dense(data.X, data.w, order, starts, out)
+    return out.astype(data.dtype)

@@ -1,37 +1,25 @@
-"""KMeans and k_means: thin estimator code over the engine in ``_engine``."""
+"""KMeans and k_means, and what every estimator shares: parameter checks, the backend a
+fit runs on, the n_init driver and its attributes, predict / transform / score."""
 
-import sys
 import warnings
 
 import numpy as np
 from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin,
                           TransformerMixin)
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _distances, _engine
-from ._lloyd import lloyd, update_centers  # noqa: F401  (update_centers: shared with the family)
+from . import _distances, _engine, _loop
+from ._methods import SquaredEuclidean
+from ._progress import Progress
+from ._seeding import INIT_NAMES, check_init_array, init_centers
 from ._validation import (as_csr, check_finite_X, check_float, check_int, check_sample_weight,
-                          check_verbose, check_X_form, mean_variance, scale_by, scale_exponent)
-from .init import INIT_NAMES, check_init_array, init_centers
+                          check_verbose, check_X_form, scale_by, scale_exponent)
+from .backends import LocalBackend, is_dask_array
 
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto")
 BACKENDS = ("auto", "local", "dask")
-
-
-def _is_dask_array(X):
-    """Whether X is a dask array, without importing dask (no dask loaded: it cannot be one)."""
-    da = sys.modules.get("dask.array")
-    return da is not None and isinstance(X, da.Array)
-
-
-def check_X(X):
-    """X as a float32/float64 C-ordered array or sorted CSR matrix; finite, 2-D, non-empty."""
-    X = check_array(check_X_form(X), accept_sparse="csr", dtype=[np.float64, np.float32],
-                    order="C", accept_large_sparse=False, ensure_all_finite=False)
-    check_finite_X(X)
-    return as_csr(X)
 
 
 def _ldexp(value, e):
@@ -40,9 +28,9 @@ def _ldexp(value, e):
         return float(np.ldexp(np.float64(value), e))
 
 
-def warn_if_fewer_distinct(labels, n_clusters):
-    """ConvergenceWarning when fewer clusters than asked for hold a point (duplicates in X)."""
-    n_distinct = int(np.count_nonzero(np.bincount(labels, minlength=n_clusters)))
+def warn_if_fewer_distinct(counts, n_clusters):
+    """ConvergenceWarning when fewer clusters than asked for hold weight (duplicates in X)."""
+    n_distinct = int(np.count_nonzero(counts))
     if n_distinct < n_clusters:
         warnings.warn(
             f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters "
@@ -52,24 +40,27 @@ def warn_if_fewer_distinct(labels, n_clusters):
 def same_clustering(labels1, labels2):
     """Whether each cluster of ``labels1`` lies in one cluster of ``labels2`` (scikit-learn's
     ``_is_same_clustering``: the same partition up to a renaming, in practice)."""
+    labels1, labels2 = np.asarray(labels1), np.asarray(labels2)
     return np.unique(np.stack([labels1, labels2]), axis=1).shape[1] == np.unique(labels1).size
 
 
 class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
-    """Shared machinery: parameter checks, the n_init loop, predict / transform / score.
-
-    Subclasses define :meth:`_run_once` (one seeded fit) and may override
-    :meth:`_assign` and :meth:`_distances` for another metric.
+    """Shared machinery: parameter checks, the backend, the n_init driver, predict /
+    transform / score. A subclass contributes its method (``_method``: metric and centre
+    update, see ``_methods``) and, where its metric needs it, how rows are prepared.
 
     Data far from unit magnitude (say 1e30 or 1e-30 in float32, whose squares overflow
     or underflow) are handled by scaling X by a power of two into a safe range, which is
     exact, and scaling the results back. An estimator opts in by declaring how its
     results scale when X is multiplied by s: the objective (``inertia_``, ``history_``,
     ``score``) by s ** ``_objective_degree`` and ``transform``'s distances by
-    s ** ``_distance_degree`` (2 and 1 for squared Euclidean k-means, 1 and 1 for L1,
-    0 and 0 for cosine). Parameters in units of X (a stiffness, say) must then be
-    converted inside the fit: ``data.scale_exp`` holds e, the data being X * 2**e.
+    s ** ``_distance_degree`` (2 and 1 for squared Euclidean k-means, 1 and 1 for L1).
     None (the default) leaves X as it is.
+
+    ``backend``: "auto" fits on Dask when X is a dask array (each step one map over its
+    row blocks) and in-process otherwise; "dask" also sends in-memory X to Dask,
+    "local" computes a dask X into memory. ``predict`` / ``transform`` of a dask array
+    return dask arrays, lazily.
     """
 
     _default_n_init = 10
@@ -77,7 +68,7 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
     _distance_degree = None
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
-                 verbose=0, random_state=None):
+                 verbose=0, random_state=None, backend="auto"):
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -85,20 +76,21 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
         self.tol = tol
         self.verbose = verbose
         self.random_state = random_state
+        self.backend = backend
 
     # -- parameters -------------------------------------------------------------------
     def _check_params(self, n_samples, n_features):
         K = check_int(self.n_clusters, "n_clusters", min_value=1)
         if K > n_samples:
-            raise ValueError(f"n_samples={n_samples} should be >= n_clusters={K}")
+            raise ValueError(f"n_samples={n_samples} should be >= n_clusters={K}.")
         check_int(self.max_iter, "max_iter", min_value=1)
         check_float(self.tol, "tol", min_value=0)
         check_verbose(self.verbose)
         n_init = check_int(self.n_init, "n_init", min_value=1, allow=("auto",))
         init = self.init
         if isinstance(init, str):
-            if init not in self._init_names():
-                raise ValueError(f"init={init!r} is not one of {list(self._init_names())}")
+            if init not in INIT_NAMES:
+                raise ValueError(f"init={init!r} is not one of {list(INIT_NAMES)}")
         elif not callable(init):
             init = check_init_array(init, K, n_features)
         if n_init == "auto":
@@ -111,25 +103,42 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
             n_init = 1
         return K, init, n_init
 
-    def _init_names(self):
-        return INIT_NAMES
+    # -- where the rows are -----------------------------------------------------------
+    def _on_dask(self, X, fitting=False):
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend={self.backend!r} is not one of {list(BACKENDS)}")
+        return self.backend != "local" and (is_dask_array(X) or (fitting and self.backend == "dask"))
 
-    def _check_fit_data(self, data, n_clusters):
-        """Checks of the prepared data that only a fit needs (none here)."""
-
-    # -- fitting ----------------------------------------------------------------------
     def _validate_X(self, X, reset):
+        if is_dask_array(X):  # backend="local": computed into memory
+            X = X.compute()
         X = validate_data(self, check_X_form(X), accept_sparse="csr",
                           dtype=[np.float64, np.float32], order="C", accept_large_sparse=False,
                           ensure_all_finite=False, reset=reset)
         check_finite_X(X)
         return as_csr(X)
 
-    def _scale_exponent(self, X, *others):
-        """e for which X * 2**e (and ``others``, as much) is in the safe range; 0 if not opted in."""
-        if self._objective_degree is None:
-            return 0
-        return scale_exponent(X.dtype, X, *others)
+    def _prepare(self, X, sample_weight):
+        """Rows as the metric wants them (see SphericalKMeans), in memory."""
+        return _engine.Data(X, check_sample_weight(sample_weight, X.shape[0], X.dtype))
+
+    def _prepare_dask(self, X, sample_weight):
+        """Rows as the metric wants them, on Dask: (lazy X, lazy or in-memory weights)."""
+        return X, sample_weight
+
+    def _open(self, X, sample_weight, fitting):
+        """(backend holding X's rows, X as the caller's init callable should see it)."""
+        if self._on_dask(X, fitting):
+            from .backends.dask import DaskBackend, as_dask
+
+            X = as_dask(X, None if fitting else self.n_features_in_)
+            if fitting:
+                self.n_features_in_ = X.shape[1]
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+            return DaskBackend(*self._prepare_dask(X, sample_weight)), X
+        X = self._validate_X(X, reset=fitting)
+        return LocalBackend(self._prepare(X, sample_weight)), X
 
     def _scaled_init(self, X, init, e):
         """``init`` for the data X * 2**e: arrays scaled, a callable still given the caller's X."""
@@ -146,62 +155,91 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
 
         return scaled_init
 
-    def _prepare(self, X, sample_weight):
-        return _engine.Data(X, check_sample_weight(sample_weight, X.shape[0], X.dtype))
+    def _scale(self, backend, *others):
+        """(backend of X * 2**e, e) with e putting X (and ``others``) in the safe range."""
+        if self._objective_degree is None:
+            return backend, 0
+        e = _loop.scale_exponent(backend, *others)
+        return backend.scaled(e), e
 
+    # -- fitting ----------------------------------------------------------------------
     def fit(self, X, y=None, sample_weight=None):
         """Compute the clustering of X.
 
         Parameters
         ----------
-        X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse CSR matrix, dask array} of shape (n_samples, n_features)
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
         """
-        X = self._validate_X(X, reset=True)
-        K, init, n_init = self._check_params(X.shape[0], X.shape[1])
-        e = self._scale_exponent(X, *([init] if isinstance(init, np.ndarray) else []))
-        init = self._scaled_init(X, init, e)
-        data = self._prepare(scale_by(X, e), sample_weight)
-        data.scale_exp = e
-        self._check_fit_data(data, K)
+        backend, X_user = self._open(X, sample_weight, fitting=True)
+        K, init, n_init = self._check_params(backend.n, backend.d)
+        backend, e = self._scale(backend, *([init] if isinstance(init, np.ndarray) else []))
+        init = self._scaled_init(X_user, init, e)
+        self._check_fit_data(backend, K)
+        method = self._method(backend, K, e)
+        tol = self._tolerance(backend)
         random_state = check_random_state(self.random_state)
+        say = Progress(self.verbose, e, degree=method.degree, period=method.period)
         best = None
         for run in range(n_init):
-            centers0 = self._init_centers(data, K, init, random_state)
-            if self.verbose:
-                print("Initialization complete")  # as scikit-learn (see _progress)
-            result = self._run_once(data, centers0, random_state)
+            backend.new_run()
+            try:
+                centers0 = self._init_centers(backend, K, init, random_state, X_user)
+                say.say("Initialization complete")
+                result = self._run_once(method, backend, centers0, tol, random_state, say)
+            finally:
+                backend.end_run()
             # As scikit-learn: a lower inertia replaces the best run only with another
             # clustering (the same one found again differs by rounding alone).
             if best is None or (result["inertia"] < best["inertia"]
                                 and not same_clustering(result["labels"], best["labels"])):
                 best = result
-        warn_if_fewer_distinct(best["labels"], K)
+        warn_if_fewer_distinct(best["counts"], K)
         p = self._objective_degree or 0
         self.cluster_centers_ = scale_by(best["centers"], -e)
-        self.labels_ = best["labels"]
+        labels = best["labels"]
+        self.labels_ = labels.compute() if is_dask_array(labels) and not is_dask_array(X) else labels
         self.inertia_ = _ldexp(best["inertia"], -p * e)
         self.n_iter_ = best["n_iter"]
         self.history_ = np.array([_ldexp(v, -p * e) for v in best["history"]], dtype=np.float64)
         self._n_features_out = K
         return self
 
+    def _check_fit_data(self, backend, n_clusters):
+        """Checks of the prepared rows that only a fit needs (none here)."""
+
+    def _tolerance(self, backend):
+        """The absolute tolerance: ``tol`` times the mean per-feature variance (as scikit-learn)."""
+        return _loop.mean_variance(backend) * self.tol if self.tol else 0.0
+
     # k-means++ with pooled candidates (fast); False: scikit-learn's draws, one pass a step.
     _pooled_seeding = True
 
-    def _init_centers(self, data, n_clusters, init, random_state):
-        return init_centers(data, n_clusters, init, random_state, pooled=self._pooled_seeding)
+    def _init_centers(self, backend, n_clusters, init, random_state, X):
+        return init_centers(backend, n_clusters, init, random_state, self._pooled_seeding, X)
 
-    def _run_once(self, data, centers, random_state):  # pragma: no cover - abstract
+    def _run_once(self, method, backend, centers, tol, random_state, say):
+        return _loop.run(method, backend, centers, self.max_iter, tol, say)
+
+    def _method(self, backend, n_clusters, e):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    # -- using a fitted model ---------------------------------------------------------
-    def _assign(self, data, centers):
+    # -- using a fitted model (in memory; a dask array block by block) ------------------
+    def _local(self, X, sample_weight=None):
+        """(prepared rows of X * 2**e, centres * 2**e, e) for predict / score."""
+        X = self._validate_X(X, reset=False)
+        e = self._scale_exponent(X, self.cluster_centers_)
+        return self._prepare(scale_by(X, e), sample_weight), scale_by(self.cluster_centers_, e), e
+
+    def _scale_exponent(self, X, *others):
+        return 0 if self._objective_degree is None else scale_exponent(X.dtype, X, *others)
+
+    def _assign(self, data, centers, e):
         """Labels of the nearest centres for prepared data."""
         return _engine.assign(data, centers)[0]
 
-    def _objective(self, data, centers, labels):
+    def _objective(self, data, centers, labels, e):
         return _engine.exact_sse(data, centers, labels)
 
     def _distances(self, X, centers):
@@ -209,21 +247,30 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
         exactly 0 from a row to an equal centre (see ``_distances``)."""
         return _distances.euclidean(X, centers)
 
+    def _dask_input(self, X):
+        """X as a dask array of whole rows (its blocks then go through the in-memory path)."""
+        from .backends.dask import as_dask
+
+        return as_dask(X, self.n_features_in_)
+
     def predict(self, X, sample_weight=None):
-        """Index of the nearest cluster centre for each row of X."""
+        """Index of the nearest cluster centre for each row of X (a dask array: lazily)."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        e = self._scale_exponent(X, self.cluster_centers_)
-        data = self._prepare(scale_by(X, e), None)
-        data.scale_exp = e
-        return self._assign(data, scale_by(self.cluster_centers_, e))
+        if self._on_dask(X):
+            return self._dask_input(X).map_blocks(self.predict, dtype=np.int32, drop_axis=1)
+        data, centers, e = self._local(X)
+        return self._assign(data, centers, e)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         return self.fit(X, sample_weight=sample_weight).labels_
 
     def transform(self, X):
-        """Distances of each row of X to each cluster centre."""
+        """Distances of each row of X to each cluster centre (a dask array: lazily)."""
         check_is_fitted(self)
+        if self._on_dask(X):
+            X = self._dask_input(X)
+            return X.map_blocks(self.transform, chunks=(X.chunks[0], (self.cluster_centers_.shape[0],)),
+                                dtype=X.dtype)
         X = self._validate_X(X, reset=False)
         e = self._scale_exponent(X, self.cluster_centers_)
         centers = scale_by(self.cluster_centers_, e).astype(X.dtype, copy=False)
@@ -235,13 +282,18 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixi
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the objective of X under the fitted centres (higher is better)."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        e = self._scale_exponent(X, self.cluster_centers_)
-        data = self._prepare(scale_by(X, e), sample_weight)
-        data.scale_exp = e
-        centers = scale_by(self.cluster_centers_, e)
-        labels = self._assign(data, centers)
-        return -_ldexp(self._objective(data, centers, labels), -(self._objective_degree or 0) * e)
+        if self._on_dask(X):
+            import dask
+
+            X = self._dask_input(X)
+            ws = ([None] * X.numblocks[0] if sample_weight is None else
+                  [np.asarray(sample_weight)[o:o + s] for o, s in
+                   zip(np.cumsum((0,) + X.chunks[0][:-1]), X.chunks[0])])
+            parts = [dask.delayed(self.score)(xb, None, wb) for xb, wb in zip(X.to_delayed().ravel(), ws)]
+            return float(sum(dask.compute(*parts)))
+        data, centers, e = self._local(X, sample_weight)
+        labels = self._assign(data, centers, e)
+        return -_ldexp(self._objective(data, centers, labels, e), -(self._objective_degree or 0) * e)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -255,7 +307,7 @@ class KMeans(_BaseKMeans):
     Parameters
     ----------
     n_clusters : int, default=8
-    init : {"k-means++", "random", "random-uniform"}, callable or array of shape (n_clusters, n_features)
+    init : {"k-means++", "k-means||", "random", "random-uniform"}, callable or array of shape (n_clusters, n_features)
         "random" picks rows of X, "random-uniform" draws uniformly in the data's bounding box;
         a callable is called as ``init(X, n_clusters, random_state=...)``.
     n_init : "auto" or int, default="auto"
@@ -276,12 +328,11 @@ class KMeans(_BaseKMeans):
         and "elkan" (one per row and centre) skip distance computations with the
         triangle inequality once points settle; "auto" picks Hamerly below 16 centres
         and Elkan from there (Hamerly when Elkan's bounds would exceed 256 MB).
-        Sparse input always runs plain Lloyd.
+        Sparse input always runs plain Lloyd; on Dask, bounds need the blocks kept on
+        the workers (they are when they fit in a quarter of their memory).
     backend : {"auto", "local", "dask"}, default="auto"
-        Where the work runs. "auto": on Dask when X is a ``dask.array`` (each Lloyd
-        iteration one map over its row blocks; ``predict`` / ``transform`` return dask
-        arrays, lazily), in-process otherwise. "dask" also sends in-memory X to Dask;
-        "local" computes a dask X into memory. On Dask, "k-means++" seeds with k-means||.
+        Where the work runs (see the module's estimators): "auto" on Dask for a dask
+        array, in-process otherwise. On Dask, "k-means++" seeds with k-means||.
 
     Attributes
     ----------
@@ -290,57 +341,17 @@ class KMeans(_BaseKMeans):
         Objective (weighted SSE) of each iteration's assignment step; never increasing.
     """
 
+    # Squared Euclidean objective, Euclidean distances: fitted on X scaled by a power of
+    # two when its magnitude is extreme (see _BaseKMeans).
+    _objective_degree = 2
+    _distance_degree = 1
+
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
                  verbose=0, random_state=None, copy_x=True, algorithm="auto", backend="auto"):
         super().__init__(n_clusters, init=init, n_init=n_init, max_iter=max_iter, tol=tol,
-                         verbose=verbose, random_state=random_state)
+                         verbose=verbose, random_state=random_state, backend=backend)
         self.copy_x = copy_x
         self.algorithm = algorithm
-        self.backend = backend
-
-    def _on_dask(self, X, fitting=False):
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend={self.backend!r} is not one of {list(BACKENDS)}")
-        return self.backend != "local" and (_is_dask_array(X) or (fitting and self.backend == "dask"))
-
-    def fit(self, X, y=None, sample_weight=None):
-        if self._on_dask(X, fitting=True):
-            from . import _dask
-
-            return _dask.fit_kmeans(self, X, sample_weight)
-        return super().fit(X, y, sample_weight)
-
-    fit.__doc__ = _BaseKMeans.fit.__doc__
-
-    def predict(self, X, sample_weight=None):
-        if self._on_dask(X):
-            from . import _dask
-
-            check_is_fitted(self)
-            return _dask.predict(_dask.as_dask(X, self.n_features_in_), self.cluster_centers_)
-        return super().predict(X, sample_weight)
-
-    predict.__doc__ = _BaseKMeans.predict.__doc__
-
-    def transform(self, X):
-        if self._on_dask(X):
-            from . import _dask
-
-            check_is_fitted(self)
-            return _dask.transform(_dask.as_dask(X, self.n_features_in_), self.cluster_centers_)
-        return super().transform(X)
-
-    transform.__doc__ = _BaseKMeans.transform.__doc__
-
-    def score(self, X, y=None, sample_weight=None):
-        if self._on_dask(X):
-            from . import _dask
-
-            check_is_fitted(self)
-            return _dask.score(_dask.as_dask(X, self.n_features_in_), self.cluster_centers_, sample_weight)
-        return super().score(X, y, sample_weight)
-
-    score.__doc__ = _BaseKMeans.score.__doc__
 
     def _check_params(self, n_samples, n_features):
         if self.algorithm not in ALGORITHMS:
@@ -353,18 +364,9 @@ class KMeans(_BaseKMeans):
             self._algorithm = "lloyd"
         return params
 
-    # Squared Euclidean objective, Euclidean distances: fitted on X scaled by a power of
-    # two when its magnitude is extreme (see _BaseKMeans).
-    _objective_degree = 2
-    _distance_degree = 1
-
-    def _prepare(self, X, sample_weight):
-        data = super()._prepare(X, sample_weight)
-        data.tol = mean_variance(X) * self.tol if self.tol else 0.0
-        return data
-
-    def _run_once(self, data, centers, random_state):
-        return lloyd(data, centers, self.max_iter, data.tol, self.verbose, self._algorithm)
+    def _method(self, backend, n_clusters, e):
+        # Bounds live with their block: streamed blocks take full Lloyd passes.
+        return SquaredEuclidean(n_clusters, self._algorithm if backend.keeps_blocks else "lloyd")
 
 
 def k_means(X, n_clusters, *, sample_weight=None, init="k-means++", n_init="auto", max_iter=300,

@@ -1,18 +1,17 @@
-"""Lloyd's algorithm: one loop, with interchangeable assignment steppers.
+"""The assignment steppers of Lloyd's algorithm, on one block of rows.
 
-The loop (:func:`lloyd`) owns the stopping rules, empty-cluster handling and the
-objective history; a stepper owns how labels and per-cluster statistics are
-obtained: a full pass over X (``LloydStep``) or triangle-inequality bounds that
-skip most distance computations once points settle (``BoundsStep``: Hamerly with
-one lower bound per row, Elkan with one per row and centre). All steppers give
-the labels a full Lloyd pass gives.
+The loop (``_loop``) owns the stopping rules, empty-cluster handling and the objective
+history; a stepper owns how labels and per-cluster statistics of its rows are obtained:
+a full pass (``LloydStep``) or triangle-inequality bounds that skip most distance
+computations once points settle (``BoundsStep``: Hamerly with one lower bound per
+row, Elkan with one per row and centre). All steppers give the labels a full Lloyd
+pass gives. A backend keeps one stepper per block, where the block lives.
 """
 
 import numpy as np
 
 from . import _engine
 from ._kernels import bounds as _bk
-from ._progress import Progress
 
 # "auto": Elkan from this many centres, Hamerly below (MNIST, 3 seeds: Hamerly 4 % faster
 # at K=12, Elkan 20 % faster at K=16 and 8-18 % at K=20-32).
@@ -75,7 +74,7 @@ class BoundsStep:
         if kind == "elkan":
             # Elkan's single distances read a byte copy of X when there is one (a quarter
             # of the memory traffic: MNIST's steps are bound by it).
-            copy = data.byte_copy()
+            copy = data.byte_copy
             self.byte_copy = copy if copy is not None else (
                 np.zeros((0, 0), dtype=np.uint8), data.dtype.type(0), np.zeros(0), np.zeros(0))
 
@@ -178,125 +177,3 @@ class BoundsStep:
 def make_step(algorithm, data, k):
     kind = choose_algorithm(algorithm, data, k)
     return LloydStep(data, k) if kind == "lloyd" else BoundsStep(data, k, kind)
-
-
-def update_centers(data, stats, old_centers):
-    """New centres from per-cluster sums (see :func:`relocate_and_update`)."""
-    return relocate_and_update(data, stats, old_centers)[0]
-
-
-def relocate_and_update(data, stats, old_centers):
-    """New centres from per-cluster sums; an empty cluster takes the farthest point.
-
-    As scikit-learn: each empty cluster is re-seeded with one of the points farthest
-    from their assigned (old) centre, which leaves its own cluster. A cluster that
-    would be left with no weight keeps its old centre, so no centre is ever NaN.
-
-    Returns (centers, (rows, old, new)) with the relocations made.
-    """
-    sums, weights = stats.sums, stats.weights
-    empty = np.flatnonzero(weights <= 0)
-    rows = np.empty(0, dtype=np.int64)
-    old = new = rows
-    if empty.size:
-        sums, weights = sums.copy(), weights.copy()
-        dist = _engine.exact_sq_dist(data, old_centers, stats.labels)
-        dist = np.where(data.w > 0, dist, -1)
-        rows = np.argsort(-dist, kind="stable")[: empty.size]
-        old = stats.labels[rows].astype(np.int64)
-        new = empty.astype(np.int64)
-        for i, a, b in zip(rows, old, new):
-            x = data.rows([i])[0].astype(np.float64)
-            sums[a] -= data.w[i] * x
-            weights[a] -= data.w[i]
-            sums[b] = data.w[i] * x
-            weights[b] = data.w[i]
-    centers = np.array(old_centers, dtype=np.float64)
-    ok = weights > 0
-    centers[ok] = sums[ok] / weights[ok, None]
-    return centers.astype(data.dtype), (rows, old, new)
-
-
-# A centre that moved by at most this share of its size may be a fixed point hidden by
-# the rounding of sums / weights (in float64 the mean of five copies of a row is not
-# always the row): see settle_fixed_points.
-FIXED_POINT_REL = 2.0**-30
-# Values (rows x features) read at a time by settle_fixed_points: 32 MB of float64.
-SETTLE_VALUES = 2**22
-
-
-def settle_fixed_points(data, labels, weights, old_centers, new_centers, skip=()):
-    """New centres, with each that moved by rounding alone recomputed as old + mean(x - old).
-
-    Rows equal to their centre then leave it exactly where it is, as the mean of
-    identical rows should be. Only centres that moved by at most ``FIXED_POINT_REL`` of
-    their size are recomputed (a pass over their rows); ``skip``: clusters whose
-    members changed after ``labels`` (relocations).
-    """
-    old = np.asarray(old_centers, dtype=np.float64)
-    moved = np.abs(new_centers.astype(np.float64) - old).max(axis=1)
-    near = (moved > 0) & (moved <= FIXED_POINT_REL * np.abs(old).max(axis=1)) & (weights > 0)
-    near[np.asarray(skip, dtype=np.int64)] = False
-    if not near.any():
-        return new_centers
-    rows = np.flatnonzero(near[labels])
-    rows = rows[np.argsort(labels[rows], kind="stable")]
-    dev = np.zeros_like(old)
-    block = max(1, SETTLE_VALUES // old.shape[1])
-    for s in range(0, rows.size, block):
-        r = rows[s:s + block]
-        lab = labels[r]
-        part = (data.rows(r).astype(np.float64) - old[lab]) * data.w[r, None].astype(np.float64)
-        first = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
-        dev[lab[first]] += np.add.reduceat(part, first, axis=0)
-    new_centers = new_centers.copy()
-    new_centers[near] = old[near] + dev[near] / weights[near, None]
-    return new_centers
-
-
-def center_shift(new_centers, centers):
-    """Total squared move of the centres (scikit-learn's ``center_shift_tot``)."""
-    return float(((new_centers.astype(np.float64) - centers) ** 2).sum())
-
-
-def lloyd(data, centers, max_iter, tol, verbose=0, algorithm="lloyd"):
-    """Lloyd's algorithm from ``centers`` with scikit-learn's stopping rules.
-
-    As ``sklearn.cluster._kmeans._kmeans_single_lloyd``: step ``it`` (from 0) assigns
-    the rows and moves the centres; it stops with strict convergence when the labels
-    equal those of the step before, else when the total squared centre shift is at
-    most ``tol`` (absolute), after which the labels of the final centres are computed.
-    ``history`` holds the objective of each assignment step.
-    """
-    stepper = make_step(algorithm, data, centers.shape[0])
-    say = Progress(verbose, getattr(data, "scale_exp", 0), period="" if algorithm == "elkan" else ".")
-    labels_old = None
-    history = []
-    strict = False
-    for it in range(max_iter):
-        stats = stepper.step(centers)
-        history.append(stats.sse)
-        new_centers, moves = relocate_and_update(data, stats, centers)
-        shift = center_shift(new_centers, centers)
-        if shift > tol:
-            new_centers = settle_fixed_points(data, stats.labels, stats.weights, centers,
-                                              new_centers, np.r_[moves[1], moves[2]])
-            shift = center_shift(new_centers, centers)
-        centers = new_centers
-        say.iteration(it, stats.sse)
-        if labels_old is not None and np.array_equal(stats.labels, labels_old):
-            say.strict(it)
-            strict = True
-            break
-        if shift <= tol:
-            say.within_tol(it, shift, tol)
-            break
-        labels_old = stats.labels.copy()
-        if moves[0].size:
-            stepper.relocated(*moves)
-    # After a stop on the tolerance, the labels of the final centres (the bounds, carried
-    # over the centres' last move, make this cheap).
-    labels = stats.labels if strict else stepper.assign(centers)
-    inertia = _engine.exact_sse(data, centers, labels)
-    return {"labels": labels.copy(), "inertia": inertia, "centers": centers, "n_iter": it + 1,
-            "history": history}

@@ -6,22 +6,19 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _engine
+from . import _engine, _loop
 from ._kernels import family as _fk
-from ._kmeans import _BaseKMeans, warn_if_fewer_distinct, _is_dask_array
+from ._kmeans import _BaseKMeans, warn_if_fewer_distinct
+from ._methods import SquaredEuclidean
 from ._progress import Progress, unscale
-from ._validation import (SAFE_EXPONENTS, check_float, check_int, check_sample_weight, max_abs,
-                          mean_variance, scale_by, scale_exponent)
+from ._validation import check_float, check_int, check_sample_weight, scale_by
+from .backends import LocalBackend, is_dask_array
 
 
 def _ldexp(value, e):
     """value * 2**e in float64 (inf beyond it, as the true value is)."""
     with np.errstate(over="ignore"):
         return float(np.ldexp(np.float64(value), e))
-
-
-def _subset(data, idx, w=None):
-    return _engine.Data(data.X[idx], data.w[idx] if w is None else w)
 
 
 def minibatch_step(batch, centers, counts, random_state, reassign=False, reassignment_ratio=0.01,
@@ -112,9 +109,9 @@ class MiniBatchKMeans(_BaseKMeans):
 
     def __init__(self, n_clusters=8, *, init="k-means++", max_iter=100, batch_size=1024, verbose=0,
                  compute_labels=True, random_state=None, tol=0.0, max_no_improvement=10,
-                 init_size=None, n_init="auto", reassignment_ratio=0.01):
+                 init_size=None, n_init="auto", reassignment_ratio=0.01, backend="auto"):
         super().__init__(n_clusters, init=init, n_init=n_init, max_iter=max_iter, tol=tol,
-                         verbose=verbose, random_state=random_state)
+                         verbose=verbose, random_state=random_state, backend=backend)
         self.batch_size = batch_size
         self.compute_labels = compute_labels
         self.max_no_improvement = max_no_improvement
@@ -144,33 +141,13 @@ class MiniBatchKMeans(_BaseKMeans):
                 init_size = 3 * K
         self._init_size = min(init_size, n_samples)
 
-    def _prepare_scaled(self, X, sample_weight, init):
-        """The prepared data X * 2**e, and e, as ``_BaseKMeans.fit`` (see _scale_exponent).
-
-        The squared row norms that preparing computes anyway bound max|x| (max|x|^2 <=
-        max ||x||^2 <= d max|x|^2): when both ends lie inside the safe range with a
-        factor of 2 to spare, e is 0 without the two passes over X that max|x| costs.
-        """
-        data = self._prepare(X, sample_weight)
-        others = [init] if isinstance(init, np.ndarray) else []
-        x_sq = float(data.x_sq.max()) if data.n else 0.0
-        if 0 < x_sq < np.inf:
-            lo, hi = SAFE_EXPONENTS[np.dtype(X.dtype)]
-            m_init = max((max_abs(a) for a in others), default=0.0)
-            m_lo, m_hi = max(np.sqrt(x_sq / X.shape[1]), m_init), max(np.sqrt(x_sq), m_init)
-            if lo < np.frexp(m_lo)[1] and np.frexp(m_hi)[1] < hi:
-                return data, 0
-        e = scale_exponent(X.dtype, X, *others)
-        return (self._prepare(scale_by(X, e), sample_weight) if e else data), e
-
     # -- helpers as scikit-learn's --------------------------------------------------------
-    def _init_on_subset(self, data, n_clusters, init, random_state):
-        sub = data
-        if self._init_size < data.n:
-            sub = _subset(data, random_state.randint(0, data.n, self._init_size))
-            if not np.any(sub.w > 0):  # all drawn rows weightless: seed on everything
-                sub = data
-        return self._init_centers(sub, n_clusters, init, random_state)
+    def _init_on_subset(self, backend, n_clusters, init, random_state, X):
+        sub = backend
+        if self._init_size < backend.n:
+            sub = backend.take(random_state.randint(0, backend.n, self._init_size))
+            sub = LocalBackend(sub) if np.any(sub.w > 0) else backend  # all weightless: seed on all
+        return self._init_centers(sub, n_clusters, init, random_state, X)
 
     def _random_reassign(self):
         """Reassign every 10 * n_clusters rows seen, and whenever a centre has no count."""
@@ -226,95 +203,87 @@ class MiniBatchKMeans(_BaseKMeans):
 
         Parameters
         ----------
-        X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse CSR matrix, dask array} of shape (n_samples, n_features)
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Batches are drawn with probability proportional to it.
         """
-        if _is_dask_array(X):
-            from ._outofcore import fit_minibatch
-
-            return fit_minibatch(self, X, sample_weight)
-        X = self._validate_X(X, reset=True)
-        n = X.shape[0]
-        K, init, n_init = self._check_params(n, X.shape[1])
+        backend, X_user = self._open(X, sample_weight, fitting=True)
+        n = backend.n
+        K, init, n_init = self._check_params(n, backend.d)
         self._check_minibatch_params(n)
-        data, e = self._prepare_scaled(X, sample_weight, init)
-        init = self._scaled_init(X, init, e)
-        self._tol = mean_variance(data.X) * self.tol if self.tol else 0.0  # sklearn's _tolerance
+        backend, e = self._scale(backend, *([init] if isinstance(init, np.ndarray) else []))
+        init = self._scaled_init(X_user, init, e)
+        self._tol = self._tolerance(backend)  # scikit-learn's _tolerance
         random_state = check_random_state(self.random_state)
-        b = self._batch_size
 
-        valid = _subset(data, random_state.randint(0, n, self._init_size))
+        valid = backend.take(random_state.randint(0, n, self._init_size))
         best_inertia = None
         for run in range(n_init):
             self._say_init(run, n_init)
-            centers = self._init_on_subset(data, K, init, random_state)
+            centers = self._init_on_subset(backend, K, init, random_state, X_user)
             inertia = _engine.assign(valid, centers)[2]
             self._say_init(run, n_init, inertia, e)
             if best_inertia is None or inertia < best_inertia:
                 init_centers, best_inertia = centers, inertia
-        centers = init_centers
 
         self._counts = np.zeros(K)
         self._ewa_inertia = self._ewa_inertia_min = None
         self._no_improvement = 0
         self._n_since_last_reassign = 0
-        total_weight = float(np.sum(data.w))
-        # As numpy's RandomState.choice(n, b, p=w / sum(w)), without its O(n) set-up per step.
-        cdf = (data.w / np.sum(data.w)).astype(np.float64).cumsum()
-        cdf /= cdf[-1]
-        unit = np.ones(b, dtype=X.dtype)
-        idx = np.empty(b, dtype=np.intp)
-        n_steps = (self.max_iter * n) // b
-        history = []
-        i = -1
-        for i in range(n_steps):
-            _fk.draw_rows(cdf, random_state.random_sample(b), idx)  # = cdf.searchsorted(.., "right")
-            batch = _engine.Data(data.X[idx] if data.sparse else np.take(data.X, idx, axis=0), unit)
-            batch_inertia, new = minibatch_step(batch, centers, self._counts, random_state,
-                                                self._random_reassign(), self.reassignment_ratio,
-                                                self.verbose)
-            diff = float(((new - centers) ** 2).sum()) if self._tol > 0 else 0.0
-            centers = new
-            history.append(batch_inertia / b * total_weight)
-            if self._converged(i, n_steps, n, diff, batch_inertia, e):
-                break
-
+        centers, history = self._steps(backend, init_centers, random_state, e)
         self.cluster_centers_ = scale_by(centers, -e)
         self._n_features_out = K
-        self.n_steps_ = i + 1
-        self.n_iter_ = int(np.ceil((i + 1) * b / n))
+        self.n_steps_ = len(history)
+        self.n_iter_ = int(np.ceil(len(history) * self._batch_size / n))
         self.history_ = np.array([_ldexp(v, -2 * e) for v in history], dtype=np.float64)
         if self.compute_labels:
-            self.labels_ = _engine.assign(data, centers)[0]
-            inertia = _engine.exact_sse(data, centers, self.labels_)
-            warn_if_fewer_distinct(self.labels_, K)
+            labels, inertia, counts = _loop.finish(SquaredEuclidean(K), backend, centers)
+            self.labels_ = labels.compute() if is_dask_array(labels) and not is_dask_array(X) else labels
+            warn_if_fewer_distinct(counts, K)
         else:
+            total_weight = float(backend.weights().sum())
             ewa = self._ewa_inertia if self._ewa_inertia is not None else history[-1] / total_weight
             inertia = ewa * total_weight
         self.inertia_ = _ldexp(inertia, -2 * e)
         return self
 
-    def predict(self, X, sample_weight=None):
-        if _is_dask_array(X):  # a dask array in, a dask array out, lazily
-            from . import _dask
+    def _steps(self, backend, centers, random_state, e):
+        """The mini-batch steps from ``centers``: (final centres, history).
 
-            check_is_fitted(self)
-            return _dask.predict(_dask.as_dask(X, self.n_features_in_), self.cluster_centers_)
-        return super().predict(X, sample_weight)
-
-    predict.__doc__ = _BaseKMeans.predict.__doc__
-
-    def transform(self, X):
-        if _is_dask_array(X):
-            from . import _dask
-
-            check_is_fitted(self)
-            return _dask.transform(_dask.as_dask(X, self.n_features_in_), self.cluster_centers_)
-        return super().transform(X)
-
-    transform.__doc__ = _BaseKMeans.transform.__doc__
+        Batches are drawn block by block (all of X is one block in-process): a visit to a
+        block of n_b rows takes about n_b / batch_size steps, each on ``batch_size`` of
+        its rows drawn with replacement with probability proportional to their weight,
+        and the blocks are visited in a random order, pass after pass.
+        """
+        b = self._batch_size
+        n_steps = (self.max_iter * backend.n) // b
+        total_weight = float(backend.weights().sum())
+        unit = np.ones(b, dtype=backend.dtype)
+        idx = np.empty(b, dtype=np.intp)
+        history = []
+        while len(history) < n_steps:
+            for block in backend.blocks_in_order(random_state):
+                w = block.w.astype(np.float64)
+                if not np.any(w > 0):
+                    continue
+                # As numpy's RandomState.choice(n_b, b, p=w / sum(w)), without its set-up per step.
+                cdf = (w / w.sum()).cumsum()
+                cdf /= cdf[-1]
+                per_visit = n_steps if backend.n_blocks == 1 else max(1, round(block.n / b))
+                for _ in range(per_visit):
+                    _fk.draw_rows(cdf, random_state.random_sample(b), idx)  # = cdf.searchsorted(.., "right")
+                    rows = block.X[idx] if block.sparse else np.take(block.X, idx, axis=0)
+                    batch_inertia, new = minibatch_step(_engine.Data(rows, unit), centers, self._counts,
+                                                        random_state, self._random_reassign(),
+                                                        self.reassignment_ratio, self.verbose)
+                    diff = float(((new - centers) ** 2).sum()) if self._tol > 0 else 0.0
+                    centers = new
+                    history.append(batch_inertia / b * total_weight)
+                    if (self._converged(len(history) - 1, n_steps, backend.n, diff, batch_inertia, e)
+                            or len(history) >= n_steps):
+                        return centers, history
+        return centers, history
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the centres with one mini-batch (a chunk of data that has arrived).
@@ -339,8 +308,8 @@ class MiniBatchKMeans(_BaseKMeans):
             self._check_minibatch_params(X.shape[0])
             e = self._scale_exponent(X, *([init] if isinstance(init, np.ndarray) else []))
             data = _engine.Data(scale_by(X, e), w)
-            centers = self._init_on_subset(data, K, self._scaled_init(X, init, e),
-                                           self._random_state)
+            centers = self._init_on_subset(LocalBackend(data), K, self._scaled_init(X, init, e),
+                                           self._random_state, X)
             self._counts = np.zeros(K)
             self._n_since_last_reassign = 0
             self.history_ = np.zeros(0)

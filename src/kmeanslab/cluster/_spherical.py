@@ -1,16 +1,17 @@
-"""SphericalKMeans: k-means under cosine similarity, rows and centres on the unit sphere."""
+"""SphericalKMeans: k-means under cosine similarity, rows and centres on the unit sphere.
+
+The metric and update are ``_methods.Cosine`` on unit rows; the loop is everyone's.
+"""
 
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
-from . import _distances, _engine
-from ._kmeans import _BaseKMeans, update_centers
-from ._lloyd import center_shift
-from ._progress import Progress
-from ._validation import mean_variance, scale_by, scale_exponent
+from . import _distances, _engine, _loop
+from ._kmeans import _BaseKMeans
+from ._methods import Cosine
+from ._validation import check_sample_weight, scale_by, scale_exponent
 
 
 def _row_norms(X):
@@ -36,17 +37,15 @@ def unit_rows(X, name="X"):
         raise ValueError(
             f"{name} has {zero.size} all-zero row(s) (the first is row {zero[0]}): they have "
             "no direction, so they cannot be centres of SphericalKMeans")
+    return _normalize(X)
+
+
+def _normalize(X):
+    # sklearn.preprocessing costs ~0.1 s to import: loaded when a spherical fit needs it,
+    # not by ``from kmeanslab import KMeans``.
+    from sklearn.preprocessing import normalize
+
     return normalize(X, copy=True)
-
-
-def unit_centers(centers, fallback):
-    """Centres scaled to unit length; a zero-length one takes the matching ``fallback`` row."""
-    centers = np.array(centers, dtype=np.float64)
-    norms = _row_norms(centers)
-    ok = norms > 0
-    centers[ok] /= norms[ok, None]
-    centers[~ok] = fallback[~ok]
-    return centers
 
 
 def _inverse_norms(X):
@@ -55,51 +54,6 @@ def _inverse_norms(X):
     inv = np.zeros_like(norms)
     np.divide(1.0, norms, out=inv, where=norms > 0)
     return inv
-
-
-def spherical_kmeans(data, centers, max_iter, tol, verbose=0):
-    """Spherical k-means on unit rows from unit ``centers``.
-
-    On the unit sphere ||x - c||^2 = 2 (1 - cos), so the engine's nearest centre is
-    the most similar one, and the direction of the cluster's (weighted) sum is the
-    centre that maximises its total similarity: neither step raises sum(1 - cos).
-    An empty cluster takes the least similar point, as in KMeans; a sum of length 0
-    keeps the old centre. Stops as :func:`~kmeanslab.cluster._lloyd.lloyd`.
-
-    All-zero rows (``data.zero``) have weight 0 here, so they move no centre; they
-    are labelled 0 and add ``data.zero_weight`` to the objective (see SphericalKMeans).
-    """
-    labels_old = None
-    history = []
-    strict = False
-    say = Progress(verbose, degree=0)
-    for it in range(max_iter):
-        stats = _engine.lloyd_block(data, centers)
-        stats.labels[data.zero] = 0
-        objective = stats.sse / 2 + data.zero_weight
-        history.append(objective)
-        new = unit_centers(update_centers(data, stats, centers), centers).astype(data.dtype)
-        shift = center_shift(new, centers)
-        centers = new
-        say.iteration(it, objective)
-        if labels_old is not None and np.array_equal(stats.labels, labels_old):
-            say.strict(it)
-            strict = True
-            break
-        if shift <= tol:
-            say.within_tol(it, shift, tol)
-            break
-        labels_old = stats.labels
-    labels = stats.labels if strict else _assign(data, centers)
-    inertia = _engine.exact_sse(data, centers, labels) / 2 + data.zero_weight
-    return {"labels": labels, "inertia": inertia, "centers": centers, "n_iter": it + 1,
-            "history": history}
-
-
-def _assign(data, centers):
-    labels = _engine.assign(data, centers)[0]
-    labels[data.zero] = 0
-    return labels
 
 
 class SphericalKMeans(_BaseKMeans):
@@ -123,7 +77,7 @@ class SphericalKMeans(_BaseKMeans):
         Seeding on the normalised rows (k-means++ by chordal distance, which orders
         points as cosine distance does); initial centres are normalised (an array's
         rows must not be all zero).
-    n_init, max_iter, verbose, random_state : as :class:`KMeans`
+    n_init, max_iter, verbose, random_state, backend : as :class:`KMeans`
     tol : float, default=1e-4
         Threshold on the total squared centre shift, relative to the mean per-feature
         variance of the normalised (not all-zero) rows.
@@ -141,57 +95,73 @@ class SphericalKMeans(_BaseKMeans):
     """
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
-                 verbose=0, random_state=None):
+                 verbose=0, random_state=None, backend="auto"):
         super().__init__(n_clusters, init=init, n_init=n_init, max_iter=max_iter, tol=tol,
-                         verbose=verbose, random_state=random_state)
+                         verbose=verbose, random_state=random_state, backend=backend)
 
     def _prepare(self, X, sample_weight):
+        """Unit rows; all-zero rows get weight 0 (no pull on any centre, never a seed), their
+        count, first index and own weight kept in ``self._zero`` for the fit's objective."""
         X = _safe_range(X)
         zero = _row_norms(X) == 0
-        data = super()._prepare(normalize(X, copy=True), sample_weight)
-        # All-zero rows get weight 0 (no pull on any centre, never a seed) and count
-        # their own weight, at distance 1, in the objective.
-        data.zero = np.flatnonzero(zero)
-        data.zero_weight = float(data.w[zero].astype(np.float64).sum())
-        if data.zero.size:
-            data.w = data.w.copy()
-            data.w[zero] = 0
-        rows = data.X[~zero] if data.zero.size else data.X
-        data.tol = mean_variance(rows) * self.tol if self.tol and rows.shape[0] else 0.0
-        return data
+        w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        self._zero = (int(zero.sum()), int(np.argmax(zero)), float(w[zero].astype(np.float64).sum()))
+        if zero.any():
+            w = w.copy()
+            w[zero] = 0
+        return _engine.Data(_normalize(X), w)
 
-    def _check_fit_data(self, data, n_clusters):
-        if not data.zero.size:
+    def _prepare_dask(self, X, sample_weight):
+        import dask
+        import dask.array as da
+
+        X = X.map_blocks(lambda b: _normalize(_safe_range(b)), dtype=X.dtype)
+        zero = (X * X).sum(axis=1) == 0
+        w = (da.ones(X.shape[0], chunks=(X.chunks[0],), dtype=X.dtype) if sample_weight is None
+             else da.asarray(sample_weight).astype(X.dtype).rechunk((X.chunks[0],)))
+        count, first, weight = dask.compute(zero.sum(), da.argmax(zero), da.where(zero, w, 0).sum(dtype=np.float64))
+        self._zero = (int(count), int(first), float(weight))
+        return X, da.where(zero, 0, w)
+
+    def _check_fit_data(self, backend, n_clusters):
+        count, first, _ = self._zero
+        if not count:
             return
-        n_rest = data.n - data.zero.size
+        n_rest = backend.n - count
         if n_rest < n_clusters:
             raise ValueError(
-                f"X has {data.zero.size} all-zero row(s) of {data.n}, which have no direction; "
+                f"X has {count} all-zero row(s) of {backend.n}, which have no direction; "
                 f"the {n_rest} other row(s) are fewer than n_clusters={n_clusters}")
         warnings.warn(
-            f"X has {data.zero.size} all-zero row(s) of {data.n} (the first is row "
-            f"{data.zero[0]}): cosine similarity is undefined for them, so they are given "
-            "similarity 0 to every centre (label 0, cosine distance 1, which they add to the "
-            "inertia) and left out of the centre updates.", UserWarning, stacklevel=3)
+            f"X has {count} all-zero row(s) of {backend.n} (the first is row {first}): cosine "
+            "similarity is undefined for them, so they are given similarity 0 to every centre "
+            "(label 0, cosine distance 1, which they add to the inertia) and left out of the "
+            "centre updates.", UserWarning, stacklevel=3)
 
-    def _init_centers(self, data, n_clusters, init, random_state):
-        centers = super()._init_centers(data, n_clusters, init, random_state)
+    def _tolerance(self, backend):
+        return _loop.mean_variance(backend, skip_zero_rows=True) * self.tol if self.tol else 0.0
+
+    def _method(self, backend, n_clusters, e):
+        return Cosine(n_clusters, self._zero[2])
+
+    def _init_centers(self, backend, n_clusters, init, random_state, X):
+        centers = super()._init_centers(backend, n_clusters, init, random_state, X)
         if not isinstance(init, np.ndarray):
             zero = np.flatnonzero(_row_norms(centers) == 0)
             if zero.size:  # a generated centre at the origin (random-uniform): take a row
+                w = backend.weights()  # all-zero rows have none
                 centers = centers.copy()
-                rows = np.setdiff1d(np.arange(data.n), data.zero)
-                centers[zero] = data.rows(rows[random_state.randint(0, rows.size, zero.size)])
-        return unit_rows(centers, name="init").astype(data.dtype, copy=False)
+                centers[zero] = backend.gather_rows(random_state.choice(backend.n, size=zero.size,
+                                                                        p=w / w.sum()))
+        return unit_rows(centers, name="init").astype(backend.dtype, copy=False)
 
-    def _run_once(self, data, centers, random_state):
-        return spherical_kmeans(data, centers, self.max_iter, data.tol, self.verbose)
+    def _assign(self, data, centers, e):
+        labels = _engine.assign(data, centers)[0]
+        labels[data.x_sq == 0] = 0
+        return labels
 
-    def _assign(self, data, centers):
-        return _assign(data, centers)
-
-    def _objective(self, data, centers, labels):
-        return _engine.exact_sse(data, centers, labels) / 2 + data.zero_weight
+    def _objective(self, data, centers, labels, e):
+        return _engine.exact_sse(data, centers, labels) / 2 + self._zero[2]
 
     def _distances(self, X, centers):
         """Cosine distances 1 - cos of each row of X to each centre, (n_samples, n_clusters).

@@ -81,26 +81,6 @@ def as_csr(X):
     return X
 
 
-def mean_variance(X):
-    """Mean over features of the per-feature variance (sklearn's tolerance scale)."""
-    if sp.issparse(X):
-        from sklearn.utils.sparsefuncs import mean_variance_axis
-
-        return float(np.mean(mean_variance_axis(X, axis=0)[1]))
-    from ._kernels import dense as _dk
-
-    # One pass of a parallel kernel in float64 (np.var would hold a copy of X), summed
-    # by fixed slots so the result does not depend on the thread count. Sums are of X
-    # less its first row, a point among the data, which keeps the cancellation in
-    # E[v^2] - E[v]^2 small.
-    X = np.ascontiguousarray(X)
-    n, d = X.shape
-    part = np.zeros((_dk.n_slots(n, 2, d), 2, d))
-    _dk.column_sums(X, X[0].astype(np.float64), part)
-    first, second = part.sum(axis=0) / n
-    return float(np.mean(np.maximum(second - first * first, 0.0)))
-
-
 # -- X -----------------------------------------------------------------------------------
 def check_X_form(X):
     """Reject, naming X, what no conversion to a float matrix can fix: wrong number of
@@ -243,3 +223,13 @@ def scale_by(X, e):
         return X
     X = np.asarray(X)
     return np.ldexp(X, e).astype(X.dtype if X.dtype.kind == "f" else np.float64, copy=False)
+
+
+def check_X(X):
+    """X as a float32/float64 C-ordered array or sorted CSR matrix; finite, 2-D, non-empty."""
+    from sklearn.utils import check_array
+
+    X = check_array(check_X_form(X), accept_sparse="csr", dtype=[np.float64, np.float32],
+                    order="C", accept_large_sparse=False, ensure_all_finite=False)
+    check_finite_X(X)
+    return as_csr(X)

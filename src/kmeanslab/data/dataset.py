@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .._blocks import is_dask_array
 from .homes import DataError
 
 NAMES = ("mnist", "digits", "iris")
@@ -36,8 +36,7 @@ class Dataset:
     @property
     def lazy(self):
         """Whether ``X_train`` is a dask array (read block by block when used)."""
-        da = sys.modules.get("dask.array")
-        return da is not None and isinstance(self.X_train, da.Array)
+        return is_dask_array(self.X_train)
 
     def __repr__(self):
         def shape(a):

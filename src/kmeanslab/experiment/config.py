@@ -59,7 +59,7 @@ class RunConfig:
 
         need(isinstance(self.dataset, str) and self.dataset, "dataset", "a dataset name or path")
         need(is_int(self.k) and self.k >= 1, "k", "an integer >= 1")
-        from ..cluster.init import INIT_NAMES
+        from ..cluster._seeding import INIT_NAMES
         from ..cluster.registry import ESTIMATORS
 
         need(self.algorithm in ESTIMATORS, "algorithm", f"one of {', '.join(ESTIMATORS)}")

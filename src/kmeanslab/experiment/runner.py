@@ -47,9 +47,9 @@ def load_raw(config, progress=None):
 
 
 def _lazy(X):
-    from ..cluster._kmeans import _is_dask_array
+    from .._blocks import is_dask_array
 
-    return _is_dask_array(X)
+    return is_dask_array(X)
 
 
 def subsample(ds, config):
@@ -113,19 +113,11 @@ def fit_evaluate(config, ds, X_train, X_test):
     Returns (model, metrics per split, labels per split, fit seconds).
     """
     model = make_estimator(config)
-    X_fit = X_train
-    if (config.dask_workers or config.scheduler) and isinstance(X_train, np.ndarray):
-        import dask.array as da
-
-        from .._blocks import block_rows
-
-        rows = block_rows(X_train.shape[0], X_train.shape[1] * X_train.dtype.itemsize)
-        X_fit = da.from_array(X_train, chunks=(rows, -1))
+    if config.dask_workers or config.scheduler:
+        model.set_params(backend="dask")  # in-memory rows too: the fit runs on the cluster
     t0 = time.perf_counter()
-    model.fit(X_fit)
+    model.fit(X_train)
     seconds = time.perf_counter() - t0
-    if _lazy(getattr(model, "labels_", None)) and not _lazy(X_train):
-        model.labels_ = np.asarray(model.labels_)
     splits = {"train": (X_train, ds.y_train)}
     if X_test is not None:
         splits["test"] = (X_test, ds.y_test)

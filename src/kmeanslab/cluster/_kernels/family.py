@@ -81,6 +81,6 @@ def soft_csr(data, indices, indptr, w, CT, c_sq, x_sq, beta, cap, labels, resp, 
 
 def _err(X):
     """The engine's bound on the rounding of an expanded distance, for X's dtype."""
-    from .._engine import ERR
+    from . import ERR
 
     return ERR[np.dtype(X.dtype)]

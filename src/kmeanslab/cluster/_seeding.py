@@ -1,13 +1,20 @@
-"""Seeding: random rows, uniform in the bounding box, greedy k-means++ (and k-means||)."""
+"""Seeding: random rows, uniform in the bounding box, greedy k-means++, k-means||.
+
+k-means++ works on in-memory rows; k-means||, random rows and the bounding box go
+through the backend interface, so one function serves in-process and Dask fits.
+"""
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from . import _engine
+from . import _engine, _methods
 from ._engine import Data
 from ._kernels import dense as _dk
 from ._kernels import sparse as _sk
+from ._loop import run
+from ._methods import SquaredEuclidean
+from ._validation import check_int, check_sample_weight, check_X
+from .backends import LocalBackend
 
 INIT_NAMES = ("k-means++", "k-means||", "random", "random-uniform")
 
@@ -113,88 +120,127 @@ def _kmeans_plusplus(data, n_clusters, random_state, n_local_trials=None, pooled
     return data.rows(indices), indices
 
 
-def _kmeans_parallel(data, n_clusters, random_state, oversampling=2.0, n_rounds=5):
+# -- k-means|| over any backend --------------------------------------------------------------
+
+def _par_update(data, cache, cand, base, state=None):
+    """k-means||: each row's squared distance to its nearest candidate so far, and that
+    candidate's index, after candidates ``cand`` (numbered from ``base``) joined."""
+    lab, dist, _ = _engine.assign(data, cand)
+    if state is None:
+        return dist, lab.astype(np.int64) + base
+    closest, owner = state
+    closer = dist < closest
+    return np.where(closer, dist, closest), np.where(closer, base + lab, owner)
+
+
+def _par_phi(data, cache, state):
+    return float((data.w.astype(np.float64) * state[0]).sum())
+
+
+def _par_sample(data, cache, scale, seed, r, state, b):
+    """Rows kept with probability min(1, scale w d^2), drawn from a RandomState of its own
+    for round ``r`` and block ``b`` (so the draws do not depend on where blocks run)."""
+    p = np.minimum(1.0, scale * data.w.astype(np.float64) * state[0])
+    rs = np.random.RandomState(np.random.SeedSequence((seed, r, b)).generate_state(4))
+    return data.rows(np.flatnonzero(rs.uniform(size=data.n) < p))
+
+
+def _par_weights(data, cache, n_cand, state):
+    return np.bincount(state[1], weights=data.w.astype(np.float64), minlength=n_cand)
+
+
+def kmeans_parallel(backend, n_clusters, random_state, oversampling=2.0, n_rounds=5):
     """k-means|| (Bahmani et al., 2012): a few rounds of oversampling, then k-means++ on the candidates.
 
-    Each round keeps every row independently with probability
-    ``min(1, l * w * d^2 / phi)`` (l = oversampling * K), so it is one pass over the
-    rows: the same block assignment the Lloyd step uses, which lets it run
-    distributed. Candidates are weighted by the rows nearest to them and reduced to
-    K centres with weighted greedy k-means++ and a short weighted Lloyd.
+    A first candidate is drawn with probability proportional to the weights; each round
+    then keeps every row independently with probability ``min(1, l * w * d^2 / phi)``
+    (l = oversampling * K; d: distance to the nearest candidate; phi: the sum of w d^2),
+    which is one pass over the blocks, and one more updates each row's nearest
+    candidate. The candidates, weighted by the rows nearest to them, are reduced to K
+    centres in-process by weighted greedy k-means++ and a short weighted Lloyd. With
+    fewer than K candidates holding weight (duplicates), the seeds are random rows.
     """
-    from . import _engine
-    from ._lloyd import lloyd
-
-    w = data.w.astype(np.float64)
-    first = random_state.choice(data.n, p=w / w.sum())
-    cand = [data.rows([first])]
-    labels, closest, _ = _engine.assign(data, cand[0])
-    owner = np.zeros(data.n, dtype=np.int64)
+    seed = int(random_state.randint(np.iinfo(np.int32).max))
+    w = backend.weights()
+    first = backend.gather_rows([random_state.choice(backend.n, p=w / w.sum())])
+    cands = [first]
+    state = backend.map_keep(_par_update, first, 0)
     n_cand = 1
     ell = oversampling * n_clusters
-    for _ in range(n_rounds):
-        phi = float((w * closest).sum())
+    for r in range(n_rounds):
+        phi = backend.map_reduce(_par_phi, per_block=[(s,) for s in state], combine=_methods.add)
         if phi <= 0:
             break  # every row coincides with a candidate
-        p = np.minimum(1.0, ell * w * closest / phi)
-        picked = np.flatnonzero(random_state.uniform(size=data.n) < p)
-        if picked.size == 0:
+        picked = backend.map_reduce(_par_sample, ell / phi, seed, r,
+                                    per_block=[(s, b) for b, s in enumerate(state)], combine=_methods.concat)
+        if picked.shape[0] == 0:
             continue
-        new = data.rows(picked)
-        lab, dist, _ = _engine.assign(data, new)
-        closer = dist < closest
-        closest = np.where(closer, dist, closest)
-        owner = np.where(closer, n_cand + lab, owner)
-        cand.append(new)
-        n_cand += picked.size
-    cand = np.concatenate(cand)
-    cand_w = np.bincount(owner, weights=w, minlength=n_cand)
+        state = backend.map_keep(_par_update, picked, n_cand, per_block=[(s,) for s in state])
+        cands.append(picked)
+        n_cand += picked.shape[0]
+    cand = np.concatenate(cands)
+    cand_w = backend.map_reduce(_par_weights, n_cand, per_block=[(s,) for s in state], combine=_methods.add)
     keep = cand_w > 0
     if np.count_nonzero(keep) < n_clusters:
-        return _kmeans_plusplus(data, n_clusters, random_state)[0]
-    cdata = _engine.Data(np.ascontiguousarray(cand[keep]), cand_w[keep].astype(data.dtype))
+        return _random_rows(backend, n_clusters, random_state)
+    cdata = Data(np.ascontiguousarray(cand[keep]), cand_w[keep].astype(backend.dtype))
     centers = _kmeans_plusplus(cdata, n_clusters, random_state)[0]
-    return lloyd(cdata, centers, max_iter=30, tol=0.0)["centers"]
+    return run(SquaredEuclidean(n_clusters), LocalBackend(cdata), centers, 30, 0.0)["centers"]
 
 
-def _random_rows(data, n_clusters, random_state):
-    w = data.w.astype(np.float64)
-    n_positive = int(np.count_nonzero(w))
-    replace = n_positive < n_clusters
-    idx = random_state.choice(data.n, size=n_clusters, replace=replace, p=w / w.sum())
-    return data.rows(idx)
+# -- the simple seeds -------------------------------------------------------------------------
+
+def _random_rows(backend, n_clusters, random_state):
+    """Rows drawn with probability proportional to their weight (with replacement only when
+    fewer rows than clusters have weight)."""
+    w = backend.weights()
+    replace = np.count_nonzero(w) < n_clusters
+    idx = random_state.choice(backend.n, size=n_clusters, replace=replace, p=w / w.sum())
+    return backend.gather_rows(idx)
 
 
-def _uniform(data, n_clusters, random_state):
+def _extremes(data, cache):
     X = data.X
-    lo = np.asarray(X.min(axis=0).todense() if sp.issparse(X) else X.min(axis=0)).ravel()
-    hi = np.asarray(X.max(axis=0).todense() if sp.issparse(X) else X.max(axis=0)).ravel()
-    u = random_state.uniform(size=(n_clusters, data.d))
-    return (lo + u * (hi - lo)).astype(data.dtype)
+    lo = np.asarray(X.min(axis=0).todense() if data.sparse else X.min(axis=0)).ravel()
+    hi = np.asarray(X.max(axis=0).todense() if data.sparse else X.max(axis=0)).ravel()
+    return lo, hi
 
 
-def init_centers(data, n_clusters, init, random_state, pooled=True):
-    """Initial centres of shape (n_clusters, d) and X's dtype, for a validated ``init``.
+def _widen(*parts):
+    return (np.min([p[0] for p in parts], axis=0), np.max([p[1] for p in parts], axis=0))
 
-    ``pooled``: k-means++ with pooled candidates (see :func:`_kmeans_plusplus`).
+
+def _uniform(backend, n_clusters, random_state):
+    lo, hi = backend.map_reduce(_extremes, combine=_widen)
+    u = random_state.uniform(size=(n_clusters, backend.d))
+    return (lo + u * (hi - lo)).astype(backend.dtype)
+
+
+def init_centers(backend, n_clusters, init, random_state, pooled=True, X=None):
+    """Initial centres of shape (n_clusters, d) and the rows' dtype, for a validated ``init``.
+
+    "k-means++" is greedy k-means++ on in-memory rows (``pooled``: candidates of several
+    steps share a pass, see :func:`_kmeans_plusplus`) and k-means|| on rows spread over
+    blocks; a callable gets ``X`` (the caller's data).
     """
     if isinstance(init, str):
-        if init == "k-means++":
+        data = backend.local_data
+        if init == "k-means++" and data is not None:
             centers = _kmeans_plusplus(data, n_clusters, random_state, pooled=pooled)[0]
-        elif init == "k-means||":
-            centers = _kmeans_parallel(data, n_clusters, random_state)
+        elif init in ("k-means++", "k-means||"):
+            centers = kmeans_parallel(backend, n_clusters, random_state)
         elif init == "random":
-            centers = _random_rows(data, n_clusters, random_state)
+            centers = _random_rows(backend, n_clusters, random_state)
         elif init == "random-uniform":
-            centers = _uniform(data, n_clusters, random_state)
+            centers = _uniform(backend, n_clusters, random_state)
         else:  # pragma: no cover - rejected by parameter validation
             raise ValueError(f"init={init!r} is not one of {INIT_NAMES}")
     elif callable(init):
-        centers = init(data.X, n_clusters, random_state=random_state)
-        centers = check_init_array(centers, n_clusters, data.d, name="the array returned by init")
+        centers = init(X, n_clusters, random_state=random_state)
+        centers = check_init_array(centers, n_clusters, backend.d, name="the array returned by init")
     else:
         centers = init
-    return np.ascontiguousarray(centers, dtype=data.dtype)
+    return np.ascontiguousarray(centers, dtype=backend.dtype)
 
 
 def check_init_array(init, n_clusters, n_features, name="init"):
@@ -232,9 +278,6 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, 
     indices : ndarray of shape (n_clusters,)
         Rows of X chosen as centres.
     """
-    from ._kmeans import check_X
-    from ._validation import check_int, check_sample_weight
-
     X = check_X(X)
     n_clusters = check_int(n_clusters, "n_clusters", min_value=1)
     if n_clusters > X.shape[0]:
@@ -242,7 +285,7 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, 
     if n_local_trials is not None:
         n_local_trials = check_int(n_local_trials, "n_local_trials", min_value=1)
     w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
-    data = Data(X, w)
+    x_sq = None
     if x_squared_norms is not None:
         x_sq = np.ascontiguousarray(x_squared_norms, dtype=X.dtype)
         if x_sq.shape != (X.shape[0],):
@@ -250,5 +293,4 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, 
                       f"length of n_samples {X.shape[0]}." if x_sq.ndim == 1 else "")
             raise ValueError(f"x_squared_norms has shape {x_sq.shape}; expected "
                              f"({X.shape[0]},) (one per row of X){length}")
-        data.x_sq = x_sq
-    return _kmeans_plusplus(data, n_clusters, check_random_state(random_state), n_local_trials)
+    return _kmeans_plusplus(Data(X, w, x_sq), n_clusters, check_random_state(random_state), n_local_trials)
