@@ -32,7 +32,7 @@ def places():
         ("torchvision", Path("data") / "MNIST" / "raw"),
         ("torchvision", home / "data" / "MNIST" / "raw"),
         ("torchvision", torch / "datasets" / "MNIST" / "raw"),
-        ("scikit-learn (OpenML mnist_784)", sklearn / "openml" / "openml.org" / "data" / "v1" / "download" / "52667"),
+        ("scikit-learn OpenML", sklearn / "openml" / "openml.org" / "data" / "v1" / "download" / "52667"),
         ("Hugging Face", hub / "datasets--ylecun--mnist"),
         ("Hugging Face", hub / "datasets--mnist"),
     ]
