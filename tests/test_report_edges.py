@@ -3,6 +3,7 @@
 import html.parser
 
 from kmeanslab.experiment import report
+from kmeanslab.experiment.sweep_figures import sweep_figures
 
 
 class Strays(html.parser.HTMLParser):
@@ -56,7 +57,7 @@ def test_run_report_shows_its_notes(tmp_path):
 
 
 def test_sweep_report_has_its_sections(tmp_path):
-    path = report.write_sweep_report(tmp_path, "t", {"k": 2}, {"k": [2, 3]}, ["k"], [["2"]], [],
+    path = report.write_sweep_report(tmp_path, "t", {"k": 2}, {"k": [2, 3]}, [("train", ["k"], [["2"]])], [],
                                      notes=["a note"])
     text = path.read_text()
     for part in ("<h2>Results (mean ± sd over seeds)</h2>", "<h2>Figures</h2>", "<h2>Base config</h2>",
@@ -69,8 +70,9 @@ def test_beta_sweep_draws_its_curves(tmp_path):
     records = [({"beta": b, "seed": s}, {"metrics": {"train": {"sse": 10 / b + s, "nmi": 0.5,
                                                                "accuracy_hungarian": 0.6}}})
                for b in (0.1, 1.0, 10.0) for s in (0, 1)]
-    made = report.sweep_figures(tmp_path, records, {"k": [5], "beta": [0.1, 1.0, 10.0], "seed": [0, 1]},
-                                ["train"])
-    assert [name for name, _ in made] == ["beta_sse.png", "beta_accuracy_hungarian.png", "beta_nmi.png"]
+    made = sweep_figures(tmp_path, records, {"k": [5], "beta": [0.1, 1.0, 10.0], "seed": [0, 1]}, ["train"])
+    assert [name for name, _ in made] == ["beta_sse.png", "beta_purity.png", "beta_gini.png",
+                                          "beta_accuracy_majority.png", "beta_accuracy_hungarian.png",
+                                          "beta_nmi.png"]
     for name, caption in made:
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG") and "vs β" in caption
