@@ -8,7 +8,7 @@ large ``.npy`` files and ``.zarr`` stores open lazily, as dask arrays of row blo
 """
 
 from .arrays import load_array
-from .dataset import LAZY_BYTES, NAMES, SPLITS, Dataset, load_dataset, parse_spec
+from .dataset import LAZY_BYTES, NAMES, SPLITS, Dataset, load_dataset, parse_spec, source_stamp
 from .tables import LABEL_NAMES, looks_like_labels, parse_columns, split_test
 from .homes import DataError, DataNotFoundError, candidate_homes, get_data_home
 from .idx import load_idx, read_idx
@@ -20,6 +20,6 @@ __all__ = [
     "DataError", "DataNotFoundError", "Dataset", "LABEL_NAMES", "LAZY_BYTES", "MNIST_FILES", "MNIST_MIRRORS",
     "MNIST_SHA256", "NAMES", "SPLITS", "candidate_homes", "get_data_home", "load_array",
     "load_dataset", "load_digits", "load_idx", "load_iris", "load_mnist", "open_array",
-    "open_npy", "open_zarr", "parse_columns", "parse_spec", "read_idx", "split_test", "zarr_labels",
+    "open_npy", "open_zarr", "parse_columns", "parse_spec", "read_idx", "source_stamp", "split_test", "zarr_labels",
     "looks_like_labels",
 ]

@@ -85,6 +85,14 @@ def _file_stamp(source):
                     for p in files)
 
 
+def source_stamp(spec):
+    """Sizes and times of the files a spec names ("" for a named set): what changes when
+    the data are edited in place."""
+    source, _ = parse_spec(spec)
+    path = Path(source).expanduser()
+    return "" if source.lower() in NAMES or not path.exists() else _file_stamp(path)
+
+
 def parse_spec(spec):
     """``"mnist:test"`` -> ("mnist", "test"); a spec without a split suffix -> (spec, None)."""
     if not isinstance(spec, (str, os.PathLike)):

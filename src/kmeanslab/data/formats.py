@@ -84,10 +84,12 @@ def _pyarrow():
 
 
 def parquet_parts(path):
-    """``{"train": [files], "test": [files]}`` of a parquet file or a folder of them
-    (a file named ``*test*`` is the test part; the rest train)."""
+    """``{"train": [files], "test": [files]}`` of a folder of parquet files (a file named
+    ``*test*`` is the test part; the rest train) or of one file (all train)."""
     path = Path(path)
-    files = sorted(path.glob("**/*.parquet")) if path.is_dir() else [path]
+    if not path.is_dir():  # one file named on its own: all its rows are the rows to cluster
+        return {"train": [path], "test": []}
+    files = sorted(path.glob("**/*.parquet"))
     parts = {"train": [], "test": []}
     for f in files:
         parts["test" if "test" in f.name.lower() else "train"].append(f)

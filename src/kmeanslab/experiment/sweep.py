@@ -197,8 +197,11 @@ _CACHE = {"raw": {}, "prepared": {}}
 
 def data_key(config):
     """What the prepared data of a cell depend on: cells with equal keys share them."""
-    raw_key = (config.dataset, str(config.data_home), config.download, config.fallback, config.test_size,
-               str(config.columns), str(config.label_column), config.no_labels)
+    from ..data import source_stamp
+
+    # The files' sizes and times too: a data file changed in place is loaded again.
+    raw_key = (config.dataset, source_stamp(config.dataset), str(config.data_home), config.download,
+               config.fallback, config.test_size, str(config.columns), str(config.label_column), config.no_labels)
     # The subsample and the embedding are drawn with the run's seed.
     seeded = config.subsample is not None or config.embed not in (None, "none")
     return raw_key, (config.subsample, config.preprocess, str(config.embed), config.seed if seeded else -1)
