@@ -179,7 +179,7 @@ def check_sweep_row(row, cells, split):
     assert int(texts[1]) == len(group) == 3
     for label, text in zip(MD_COLUMNS, texts[2:]):
         values = [c["metrics"][split][MD_COLUMNS[label]] for c in group]
-        mean, sd = text.split(" ± ")
+        mean, sd = (part.strip() for part in text.split("±"))
         assert_shows(mean, float(np.mean(values)))
         assert abs(float(sd) - float(np.std(values))) <= 5e-3 * float(np.std(values)) + 5e-5
 

@@ -48,6 +48,8 @@ figure{margin:10px 0 18px}figure img{max-width:100%;border:1px solid #eceff3}
 figcaption{color:#5b6472;font-size:0.9em;margin-top:4px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(330px,1fr));gap:12px}
 .scroll{overflow-x:auto}code{background:#f1f3f6;padding:1px 4px;border-radius:3px}
+table.sweep{font-size:.85em}table.sweep th{white-space:normal;padding:3px 5px}table.sweep td{padding:3px 5px}
+.sd{color:#5b6472;font-size:.9em}
 """
 
 _CHECK = """
@@ -292,6 +294,9 @@ def write_sweep_report(out, title, config, axes, tables, figures, choose_k=None,
     parts += [f'<p class="note">{esc(n)}</p>' for n in notes]
     parts.append("<h2>Results (mean ± sd over seeds)</h2>")
     for split, header, rows in tables:
+        # "mean ± sd" on two lines: the tables stay as wide as their means.
+        rows = [[f'<td>{esc(c.split(" ± ")[0])}<br><span class="sd">± {esc(c.split(" ± ")[1])}</span></td>'
+                 if " ± " in str(c) else c for c in row] for row in rows]
         parts += [f"<h3>{esc(split)}</h3>", table(header, rows, f"sweep sweep-{split}")]
     if choose_k:
         parts.append("<h2>Choosing k</h2>")
