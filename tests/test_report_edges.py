@@ -60,10 +60,24 @@ def test_sweep_report_has_its_sections(tmp_path):
     path = report.write_sweep_report(tmp_path, "t", {"k": 2}, {"k": [2, 3]}, [("train", ["k"], [["2"]])], [],
                                      notes=["a note"])
     text = path.read_text()
-    for part in ("<h2>Results (mean ± sd over seeds)</h2>", "<h2>Figures</h2>", "<h2>Base config</h2>",
+    for part in ("<h2>Results (mean ± sd over seeds)</h2>", "<h2>Figures</h2>", "<h2>Config (lists: the grid's values)</h2>",
                  '<p class="note">a note</p>', "grid: k ∈ {2, 3}"):
         assert part in text, part
     assert strays(text) == []
+
+
+def test_sweep_report_says_what_every_cell_ran(tmp_path):
+    """--algorithm minibatch given once is an axis of one value: the report's config and
+    its grid line say minibatch, not the base config's default kmeans."""
+    from kmeanslab.cli import main
+
+    out = tmp_path / "s"
+    assert main(["sweep", "--dataset", "iris", "--algorithm", "minibatch", "--k", "2,3", "--n-init", "1",
+                 "--out", str(out), "--quiet"]) == 0
+    text = (out / "report.html").read_text()
+    assert "grid: k ∈ {2, 3}; every cell: preprocess scale, algorithm minibatch, init k-means++</p>" in text
+    assert '<th class="l">algorithm</th><td class="l"><code>&quot;minibatch&quot;</code>' in text
+    assert '<th class="l">k</th><td class="l"><code>[2, 3]</code>' in text
 
 
 def test_beta_sweep_draws_its_curves(tmp_path):

@@ -290,7 +290,10 @@ def write_sweep_report(out, title, config, axes, tables, figures, choose_k=None,
     """
     out = Path(out)
     grid = ", ".join(f"{k} ∈ {{{', '.join(map(str, v))}}}" for k, v in axes.items() if len(v) > 1)
-    parts = [f"<h1>{esc(title)}</h1>", f'<p class="sub">grid: {esc(grid or "one cell")}</p>']
+    unused = {"seed"} | (set() if "soft" in axes.get("algorithm", ()) else {"beta"})
+    fixed = ", ".join(f"{k} {v[0]}" for k, v in axes.items() if len(v) == 1 and v[0] is not None and k not in unused)
+    parts = [f"<h1>{esc(title)}</h1>", f'<p class="sub">grid: {esc(grid or "one cell")}'
+             f'{esc("; every cell: " + fixed) if fixed else ""}</p>']
     parts += [f'<p class="note">{esc(n)}</p>' for n in notes]
     parts.append("<h2>Results (mean ± sd over seeds)</h2>")
     for split, header, rows in tables:
@@ -312,7 +315,7 @@ def write_sweep_report(out, title, config, axes, tables, figures, choose_k=None,
                       table(["k", "SSE", "silhouette", "Calinski–Harabasz", "Davies–Bouldin"], crit, "choosek")]
     parts.append('<h2>Figures</h2><div class="grid">')
     parts += [figure(out / name, caption) for name, caption in figures]
-    parts += ["</div>", "<h2>Base config</h2>", kv_table(config)]
+    parts += ["</div>", "<h2>Config (lists: the grid's values)</h2>", kv_table(config)]
     from .._io import atomic_write_bytes
 
     atomic_write_bytes(out / "report.html", page(title, "\n".join(p for p in parts if p)).encode("utf-8"))

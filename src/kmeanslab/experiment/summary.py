@@ -91,6 +91,20 @@ def objective_note(records):
         "; k-means / mini-batch: the SSE. SSE is squared Euclidean for all, for comparison."
 
 
+def shown_config(spec):
+    """The settings of the sweep's cells: the base config with each axis's value (one
+    value) or values (a list) in place of the base's, which the cells do not use."""
+    config = spec.base.to_dict()
+    for axis, values in spec.axes.items():
+        config[axis] = values[0] if len(values) == 1 else list(values)
+    if "metric" in spec.axes:
+        from .config import METRIC_ALGORITHMS
+
+        algos = list(dict.fromkeys(METRIC_ALGORITHMS[m] for m in spec.axes["metric"]))
+        config["algorithm"] = algos[0] if len(algos) == 1 else algos
+    return config
+
+
 def _markdown(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -136,6 +150,6 @@ def _write_summary(spec, out, records):
     if answers is not None:
         atomic_write_json(out / "choose_k.json", answers)
     title = f"kmeanslab sweep: {records[0][2]['dataset']}, {len(records)} cells"
-    report.write_sweep_report(out, title, spec.base.to_dict(), spec.axes, tables, figures,
+    report.write_sweep_report(out, title, shown_config(spec), spec.axes, tables, figures,
                               choose_k=answers, notes=notes + ([own] if own else []))
     return summary
