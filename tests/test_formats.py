@@ -8,6 +8,8 @@ import io
 import numpy as np
 import pytest
 
+from conftest import need
+
 from kmeanslab.data import DataError, load_dataset, looks_like_labels, split_test
 from kmeanslab.data import mnist as mnist_module
 
@@ -79,7 +81,7 @@ def test_torchvision_folder_as_dataset_and_as_cache(tmp_path, small, where):
 
 
 def _hf_parquet(folder, small):
-    pa = pytest.importorskip("pyarrow", reason="parquet needs pyarrow (pip install 'kmeanslab[parquet]')")
+    pa = need("pyarrow", reason="parquet needs pyarrow (pip install 'kmeanslab[parquet]')")
     import pyarrow.parquet as pq
     from PIL import Image
 
@@ -106,7 +108,7 @@ def test_hugging_face_parquet_folder_and_hub_cache(tmp_path, small):
 
 
 def test_parquet_table_chooses_its_label_column(tmp_path):
-    pa = pytest.importorskip("pyarrow")
+    pa = need("pyarrow")
     import pyarrow.parquet as pq
 
     pq.write_table(pa.table({"a": [0.1, 0.2, 0.3, 0.4], "b": [1.0, 2, 3, 4], "target": [0, 1, 0, 1]}),

@@ -189,7 +189,7 @@ def test_every_number_in_the_sweep_report_is_the_cells(sweep_dir, capsys):
     summary = json.loads((sweep_dir / "sweep.json").read_text())
     page = parse(sweep_dir / "report.html")
     assert page.texts["h1"][0] == f"kmeanslab sweep: digits, {len(cells)} cells"
-    assert page.texts["p"][0] == "grid: k ∈ {2, 3}, seed ∈ {0, 1, 2}"
+    assert page.texts["p"][0].startswith("grid: k ∈ {2, 3}, seed ∈ {0, 1, 2}; every cell: preprocess scale, ")
 
     for split in ("train", "test"):
         rows = page.table(f"sweep sweep-{split}")
@@ -211,7 +211,8 @@ def test_every_number_in_the_sweep_report_is_the_cells(sweep_dir, capsys):
         group = [c for c in cells if c["params"]["k"] == want["k"]]
         assert want["sse"] == pytest.approx(np.mean([c["metrics"]["train"]["sse"] for c in group]), rel=1e-12)
     base = {th: json.loads(td) for (_, _, th), (_, _, td) in page.table("config")}
-    assert base == summary["base"]
+    # The base config with each axis's value(s): what the cells ran.
+    assert base == dict(summary["base"], **{a: v[0] if len(v) == 1 else v for a, v in summary["axes"].items()})
 
 
 # -- CLI exit paths (interrupts: see test_cli / test_sweep) -------------------------------

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import need
+
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "mnist-kmeans.ipynb"
 
 
@@ -24,8 +26,9 @@ def _kernel_here(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_notebook_runs_end_to_end(tmp_path, monkeypatch, mnist_home):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    nbformat = need("nbformat")
+    nbclient = need("nbclient")
+    need("ipykernel")
     monkeypatch.setenv("KMEANSLAB_DATA", str(mnist_home))
     monkeypatch.setenv("MPLBACKEND", "agg")  # no pyplot backend involved: our figures show themselves
     nb = nbformat.read(NOTEBOOK, as_version=4)

@@ -8,6 +8,8 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import need
+
 from kmeanslab import metrics, plots
 from kmeanslab.experiment import RunConfig, run
 
@@ -56,7 +58,7 @@ def test_figures_display_without_pyplot():
             "data, _ = DisplayFormatter().format(fig)\n"
             "assert data['image/png'][:8] == b'\\x89PNG\\r\\n\\x1a\\n', data.keys()\n"
             "print('matplotlib.pyplot' in sys.modules)\n")
-    pytest.importorskip("IPython")
+    need("IPython")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
