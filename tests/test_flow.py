@@ -124,6 +124,18 @@ def test_run_refuses_a_folder_holding_another_experiment(tmp_path):
     assert sorted(wrote[wrote.index("(") + 1:-1].split(", ")) == sorted(p.name for p in out.iterdir())
 
 
+@pytest.mark.parametrize("command", ["sweep", "choose-k"])
+def test_sweep_final_line_lists_exactly_what_is_there(tmp_path, command):
+    out = tmp_path / "s"
+    code, _, err = cli(command, "--dataset", "iris", "--k", "2:4", "--n-init", "1", "--out", out)
+    assert code == 0, err
+    wrote = err.strip().splitlines()[-1]
+    assert wrote.startswith(f"wrote {out}/ (report.html, sweep.csv, sweep.md, sweep.json, ") and wrote.endswith(", cells/)")
+    listed = wrote[wrote.index("(") + 1:-1].split(", ")
+    assert sorted(listed) == sorted(p.name + "/" * p.is_dir() for p in out.iterdir())
+    assert ("choose_k.json" in listed) == (command == "choose-k")
+
+
 def test_run_refuses_a_sweep_folder(tmp_path):
     out = tmp_path / "sweep"
     assert cli("sweep", "--dataset", "iris", "--k", "2,3", "--out", out)[0] == 0

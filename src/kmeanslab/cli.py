@@ -318,9 +318,15 @@ def cmd_sweep(args):
     if summary["choose_k"]:
         print()
         print(format_choose_k(summary["choose_k"]))
-    _say(args)(f"\nwrote {out}/ (report.html, sweep.csv, sweep.md, sweep.json, "
-               f"{', '.join(summary['figures']) or 'no curves: neither k nor beta varies'}, cells/)")
+    _say(args)(f"\nwrote {out}/ ({_listing(out)})")
     return 0
+
+
+def _listing(out):
+    """What a sweep folder holds, in reading order (report first, cells/ last)."""
+    names = [p.name + ("/" if p.is_dir() else "") for p in Path(out).iterdir()]
+    first = ("report.html", "sweep.csv", "sweep.md", "sweep.json", "choose_k.json")
+    return ", ".join(sorted(names, key=lambda n: (first.index(n) if n in first else len(first), n.endswith("/"), n)))
 
 
 def format_choose_k(answers):
@@ -352,7 +358,7 @@ def cmd_choose_k(args):
         print(json.dumps(summary["choose_k"], indent=2))
     else:
         print(format_choose_k(summary["choose_k"]))
-    _say(args)(f"\nwrote {out}/ (choose_k.json, report.html, sweep.csv, sweep.md, figures, cells/)")
+    _say(args)(f"\nwrote {out}/ ({_listing(out)})")
     return 0
 
 
