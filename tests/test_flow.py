@@ -252,3 +252,15 @@ def test_metric_sweep_csv_names_each_algorithm_and_objective(tmp_path):
     report = (out / "report.html").read_text()
     assert report.count('alt="train: class × cluster counts of each cell"') == 1
     assert 'alt="centroids of each cell: cluster id: majority class"' in report
+
+
+def test_python_warnings_are_one_line(tmp_path):
+    """A fit's ConvergenceWarning reaches the user as a `warning:` line, not as a file path
+    and a line of the library's source."""
+    path = tmp_path / "dup.csv"
+    path.write_text("a,b\n" + "1.5,1.5\n" * 4 + "2.5,2.5\n" * 2)
+    code, _, err = cli("run", "--dataset", path, "--k", "3", "--no-labels", "--out", tmp_path / "o", subprocess_=True)
+    assert code == 0, err
+    assert ("warning: Number of distinct clusters (2) found smaller than n_clusters (3). Possibly due to "
+            "duplicate points in X. (ConvergenceWarning)") in err.splitlines()
+    assert ".py:" not in err

@@ -362,6 +362,21 @@ def cmd_choose_k(args):
     return 0
 
 
+def _warnings_as_lines():
+    """Python warnings (a ConvergenceWarning from a fit, say) as one ``warning:`` line on
+    stderr, like the CLI's own, instead of a file path and a source line."""
+    import contextlib
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        _err(f"warning: {' '.join(str(message).split())} ({category.__name__})")
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    warnings.showwarning = show
+    return stack
+
+
 COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "choose-k": cmd_choose_k}
 
 
@@ -372,7 +387,7 @@ def main(argv=None):
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        with interrupt_guard():
+        with interrupt_guard(), _warnings_as_lines():
             return COMMANDS[args.command](args)
     except (KeyboardInterrupt, SystemError) as exc:
         if not interrupted(exc):
