@@ -252,6 +252,9 @@ def test_metric_sweep_csv_names_each_algorithm_and_objective(tmp_path):
     report = (out / "report.html").read_text()
     assert report.count('alt="train: class × cluster counts of each cell"') == 1
     assert 'alt="centroids of each cell: cluster id: majority class"' in report
+    assert "every cell: preprocess scale, init k-means++, k 6</p>" in report  # no "algorithm kmeans"
+    figures = report.split("<h2>Figures</h2>")[1]
+    assert figures.index('alt="train: class × cluster counts of each cell"') < figures.index('<div class="grid">')
 
 
 def test_python_warnings_are_one_line(tmp_path):

@@ -291,6 +291,8 @@ def write_sweep_report(out, title, config, axes, tables, figures, choose_k=None,
     out = Path(out)
     grid = ", ".join(f"{k} ∈ {{{', '.join(map(str, v))}}}" for k, v in axes.items() if len(v) > 1)
     unused = {"seed"} | (set() if "soft" in axes.get("algorithm", ()) else {"beta"})
+    if "metric" in axes:  # the metric picks the algorithm: the algorithm axis is unused
+        unused.add("algorithm")
     fixed = ", ".join(f"{k} {v[0]}" for k, v in axes.items() if len(v) == 1 and v[0] is not None and k not in unused)
     parts = [f"<h1>{esc(title)}</h1>", f'<p class="sub">grid: {esc(grid or "one cell")}'
              f'{esc("; every cell: " + fixed) if fixed else ""}</p>']
@@ -313,8 +315,12 @@ def write_sweep_report(out, title, config, axes, tables, figures, choose_k=None,
                     for r in group["rows"]]
             parts += [f"<p><b>{esc(label)}</b> — picks: {esc(picks)}</p>",
                       table(["k", "SSE", "silhouette", "Calinski–Harabasz", "Davies–Bouldin"], crit, "choosek")]
-    parts.append('<h2>Figures</h2><div class="grid">')
-    parts += [figure(out / name, caption) for name, caption in figures]
+    # One panel per cell: full width, to be read; the curves share a grid.
+    wide = [(n, c) for n, c in figures if n.startswith("cells_")]
+    parts.append("<h2>Figures</h2>")
+    parts += [figure(out / name, caption) for name, caption in wide]
+    parts.append('<div class="grid">')
+    parts += [figure(out / name, caption) for name, caption in figures if (name, caption) not in wide]
     parts += ["</div>", "<h2>Config (lists: the grid's values)</h2>", kv_table(config)]
     from .._io import atomic_write_bytes
 
