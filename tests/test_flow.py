@@ -267,3 +267,29 @@ def test_python_warnings_are_one_line(tmp_path):
     assert ("warning: Number of distinct clusters (2) found smaller than n_clusters (3). Possibly due to "
             "duplicate points in X. (ConvergenceWarning)") in err.splitlines()
     assert ".py:" not in err
+
+
+def test_the_default_folder_holds_the_latest_run(tmp_path):
+    """Without --out, runs go to runs/latest and each replaces the one before (saying so);
+    a sweep folder is refused there as anywhere."""
+    assert cli("run", "--dataset", "iris", "--k", "3", cwd=tmp_path)[0] == 0
+    code, _, err = cli("run", "--dataset", "iris", "--k", "4", cwd=tmp_path)
+    assert code == 0, err
+    assert "note: replacing the previous run in runs/latest/" in err
+    result = json.loads((tmp_path / "runs" / "latest" / "metrics.json").read_text())
+    assert result["config"]["k"] == 4
+    assert cli("sweep", "--dataset", "iris", "--k", "2,3", "--out", "runs/latest", cwd=tmp_path)[0] == 2
+
+
+def test_a_sweep_folder_shows_one_sweep(tmp_path):
+    """Another grid in the same folder keeps the cells (keyed by their settings) but not
+    the earlier grid's curves: no beta_*.png beside a k sweep's report."""
+    out = tmp_path / "s"
+    assert cli("sweep", "--dataset", "iris", "--algorithm", "soft", "--k", "3", "--beta", "0.5,1", "--out", out)[0] == 0
+    assert (out / "beta_purity.png").is_file()
+    code, _, err = cli("sweep", "--dataset", "iris", "--k", "2,3", "--choose-k", "--out", out)
+    assert code == 0, err
+    assert not list(out.glob("beta_*.png")) and (out / "elbow.png").is_file() and (out / "choose_k.json").is_file()
+    assert len(list((out / "cells").glob("*.json"))) == 4
+    assert cli("sweep", "--dataset", "iris", "--k", "2,3", "--out", out)[0] == 0
+    assert not (out / "choose_k.json").exists() and not list(out.glob("choose_*.png"))

@@ -31,7 +31,7 @@ def _differences(old, new):
     return ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in keys[:4]) + (" ..." if len(keys) > 4 else "")
 
 
-def claim_folder(out, kind, config, force=False):
+def claim_folder(out, kind, config, force=False, replace_run=False):
     """Check that ``out`` may receive a ``kind`` ("run" or "sweep") of ``config`` (a
     RunConfig dict); returns the paths of ours already there, to remove once the new
     files are in (those the new outputs do not replace).
@@ -40,6 +40,7 @@ def claim_folder(out, kind, config, force=False):
     sweep folder receives the cells of any sweep (they are keyed by their settings).
     Anything else of ours, a different run, a sweep under a run or a run under a sweep,
     is refused unless ``force``: one folder never mixes the outputs of two experiments.
+    ``replace_run`` (the default folder, runs/latest): a different run is replaced too.
     """
     out = Path(out)
     if not out.is_dir():
@@ -56,8 +57,8 @@ def claim_folder(out, kind, config, force=False):
                 old = json.loads((out / "metrics.json").read_text()).get("config", {})
             except (OSError, ValueError):
                 old = None
-            if old is None or {k: v for k, v in old.items() if k != "out"} != \
-                    {k: v for k, v in config.items() if k != "out"}:
+            if not replace_run and (old is None or {k: v for k, v in old.items() if k != "out"} !=
+                                    {k: v for k, v in config.items() if k != "out"}):
                 problem = ("holds a different run (" + (_differences(old, config) if old is not None
                                                           else "unreadable metrics.json") + ")")
         elif stale:

@@ -209,6 +209,7 @@ def run(config=None, *, log=None, progress=None, force=False, **settings):
 def _run(config, log, progress, force):
     from .. import metrics
     from ..embed import check_available, make_pipeline
+    from .config import RunConfig
     from .outputs import claim_folder
     from .result import RunResult
 
@@ -216,7 +217,10 @@ def _run(config, log, progress, force):
     check_available(config.embed)  # before the data are loaded, not after
     say = log or (lambda msg: logger.info(msg))
     out = Path(config.out)
-    stale = claim_folder(out, "run", config.to_dict(), force)
+    latest = config.out == RunConfig.out  # the default folder holds the latest run, whichever
+    stale = claim_folder(out, "run", config.to_dict(), force, replace_run=latest)
+    if latest and (out / "metrics.json").is_file():
+        say(f"note: replacing the previous run in {out}/ (--out DIR keeps runs side by side)")
     timings = {}
 
     t0 = time.perf_counter()

@@ -115,8 +115,19 @@ def write_summary(spec, out, records):
     """Write sweep.csv, sweep.md, sweep.json (with choose-k answers; choose_k.json too when
     asked for), the figures and report.html from finished cells, all or none of them;
     returns the sweep.json dict."""
-    with interrupt_guard(), staged_folder(out, last=("sweep.json",)) as stage:
-        return _write_summary(spec, stage, records)
+    from pathlib import Path
+
+    from .outputs import SWEEP_PATTERNS, _ours, remove_stale
+
+    with interrupt_guard():
+        # The summary files of an earlier grid in this folder (its beta_*.png, say) that
+        # this one does not rewrite go: the folder shows one sweep, never a mix.
+        stale = [p for p in _ours(Path(out), ("choose_k.json",), SWEEP_PATTERNS) if p.is_file()]
+        with staged_folder(out, last=("sweep.json",)) as stage:
+            summary = _write_summary(spec, stage, records)
+            written = {p.name for p in stage.iterdir()}
+        remove_stale(stale, written)
+        return summary
 
 
 def _write_summary(spec, out, records):
