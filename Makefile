@@ -36,7 +36,7 @@ $(VENV)/.installed-bench: pyproject.toml $(KERNELS) | $(BIN)/python
 build: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/kmeanslab run --dataset mnist --k 10 --n-init 10 --seed 0 --out runs/demo
+	$(BIN)/kmeanslab run --dataset mnist --k 10 --n-init 10 --seed 0 --fallback digits --force --out runs/demo
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q

@@ -104,3 +104,13 @@ def paused_cli(tmp_path):
         if cli.proc.poll() is None:
             cli.proc.kill()
             cli.proc.communicate()
+
+
+def need(module, reason=None):
+    """``pytest.importorskip``, except in CI (KMEANSLAB_REQUIRE_DATA): there the test extra
+    installs every package a test needs, so a missing one is a failure, never a skip."""
+    import importlib
+
+    if os.environ.get("KMEANSLAB_REQUIRE_DATA"):
+        return importlib.import_module(module)
+    return pytest.importorskip(module, reason=reason)

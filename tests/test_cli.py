@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -113,15 +114,21 @@ def test_bad_config_files(capsys, tmp_path):
     assert code == 2 and "'clusters'" in err
 
 
-def test_mnist_unavailable_falls_back_to_digits(capsys, tmp_path, offline):
+def test_mnist_unavailable_falls_back_to_digits_only_when_asked(capsys, tmp_path, offline):
     out = tmp_path / "run"
-    code, _, err = run_cli(capsys, "run", "--dataset", "mnist", "--no-download", "--k", "10",
-                           "--out", str(out))
+    code, _, err = run_cli(capsys, "run", "--dataset", "mnist", "--no-download", "--k", "10", "--quiet",
+                           "--fallback", "digits", "--out", str(out))
     assert code == 0
-    notes = [line for line in err.splitlines() if line.startswith("note:")]
-    assert len(notes) == 1 and "digits" in notes[0]
+    # Loud and first, even with --quiet: a banner, then the reason; and again after the table.
+    lines = err.splitlines()
+    assert lines[0] == "!" * 78 and lines[1].startswith("FALLBACK:") and "digits" in lines[1]
+    assert "KMEANSLAB_DATA" in lines[1] and lines[2] == "!" * 78
+    assert lines[-1] == "FALLBACK: these are the numbers of digits, not of mnist"
     result = json.loads((out / "metrics.json").read_text())
-    assert result["dataset"]["name"] == "digits" and result["notes"]
+    assert result["dataset"]["name"] == "digits" and result["notes"][0].startswith("FALLBACK")
+    assert result["config"]["fallback"] == "digits"
+    title = re.search(r"<h1>(.*?)</h1>", (out / "report.html").read_text()).group(1)
+    assert title == "kmeanslab run: digits (FALLBACK: not mnist), k = 10"
 
 
 def test_mnist_subsample_run(capsys, tmp_path, mnist_home):
@@ -149,7 +156,7 @@ def test_every_run_flag_is_a_config_key():
     from kmeanslab.experiment import RunConfig
 
     run_parser = build_parser()._subparsers._group_actions[0].choices["run"]
-    dests = {a.dest for a in run_parser._actions} - {"help", "config", "quiet"}
+    dests = {a.dest for a in run_parser._actions} - {"help", "config", "quiet", "force"}
     assert dests == {f.name for f in fields(RunConfig)}
 
 
@@ -203,6 +210,7 @@ def test_rerun_into_an_existing_run_folder_replaces_it_whole(paused_cli, capsys,
     code, _, _ = run_cli(capsys, "run", "--dataset", "digits", "--k", "5", "--out", str(out))
     assert code == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    code, _, err = paused_cli(["run", "--dataset", "digits", "--k", "6", "--out", out], "write").interrupt()
+    code, _, err = paused_cli(["run", "--dataset", "digits", "--k", "6", "--force", "--out", out],
+                              "write").interrupt()
     assert code == 130, err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -1,16 +1,32 @@
 """Edges of the CLI's helpers that mutation testing found untested (``make mutate``)."""
 
-from kmeanslab.cli import _clock, _download_progress, build_parser, format_table, sweep_from_args
+import io
+
+from kmeanslab.cli import build_parser, format_table, sweep_from_args
+from kmeanslab.experiment.progress import DownloadProgress, SweepProgress
 
 
-def test_clock_shows_hours_only_when_there_are_some():
-    assert [_clock(s) for s in (0, 5.4, 65, 3599.6, 3725)] == ["0:00", "0:05", "1:05", "1:00:00", "1:02:05"]
+def test_download_progress_draws_one_bar_per_file_in_bytes():
+    out = io.StringIO()
+    bar = DownloadProgress(file=out)
+    bar("train.gz", 0, 2048)
+    bar("train.gz", 2048, 2048)
+    bar("test.gz", 3 * 2**20, None)
+    bar.close()
+    text = out.getvalue()
+    assert "downloading train.gz" in text and "100%" in text and "2.05k/2.05k" in text
+    assert "downloading test.gz" in text and "3.15MB" in text
 
 
-def test_download_progress_without_a_size_counts_mebibytes(capsys):
-    _download_progress()("train.gz", 3 * 2**20, None)
-    _download_progress()("test.gz", 100, 100)
-    assert capsys.readouterr().err == "  downloading train.gz: 3.0 MiB\r  downloading test.gz: 100.0%\n"
+def test_sweep_progress_says_what_a_resume_found():
+    out = io.StringIO()
+    bar = SweepProgress(file=out)
+    bar({"done": 2, "total": 5, "skipped": 2, "computed": 0, "elapsed": 0.0, "cell": None})
+    bar({"done": 5, "total": 5, "skipped": 2, "computed": 3, "elapsed": 1.0, "cell": "c"})
+    text = out.getvalue()
+    assert text.splitlines()[0].startswith("resuming: 2 of 5 cells already done") or \
+        "resuming: 2 of 5 cells already done" in text
+    assert "5/5" in text and bar.bar is None
 
 
 def test_format_table_shows_a_dash_for_a_missing_value():

@@ -4,6 +4,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kmeanslab.cli import main
@@ -20,6 +21,7 @@ SMALL = {
     "metrics-compare.toml": (["--subsample", "10", "--n-init", "1"], 3),
     "per-class-100-k20.toml": (["--subsample", "5", "--n-init", "1"], None),
     "iris-elbow.toml": (["--k", "1:4", "--n-init", "2"], 4),
+    "iris-split.toml": ([], None),
 }
 FULL_CELLS = {"zscore-k5-10-20.toml": 3, "soft-beta.toml": 3, "minibatch-accuracy-vs-k.toml": 72,
               "metrics-compare.toml": 3, "iris-elbow.toml": 10}
@@ -61,14 +63,17 @@ def test_example_runs_on_a_subsample(name, capsys, tmp_path, mnist_home):
     assert (out / "report.html").is_file()
     if command == "run":
         result = json.loads((out / "metrics.json").read_text())
-        assert result["config"]["k"] == data["k"] and result["dataset"]["n_test"] == 10000
+        n_test = 30 if data["dataset"] == "iris" else 10000
+        assert result["config"]["k"] == data["k"] and result["dataset"]["n_test"] == n_test
         assert 0.2 < result["metrics"]["test"]["accuracy_hungarian"] <= 1
         assert "accuracy (Hungarian)" in stdout
+        predicted = np.load(out / "test_predictions.npy")
+        assert predicted.shape == (n_test,) and 0.5 < result["metrics"]["test"]["accuracy_majority"] <= 1
         return
     with open(out / "sweep.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == n_cells
-    has_test = data["dataset"] == "mnist"
+    has_test = data["dataset"] == "mnist"  # mnist:test and mnist:all have no held-out part
     for row in rows:
         for key in ("train_sse", "train_purity", "train_gini", "train_accuracy_hungarian"):
             assert float(row[key]) >= 0

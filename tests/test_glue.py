@@ -131,9 +131,13 @@ def test_every_number_in_the_run_report_is_metrics_json(run_dir):
     for row in rows[1:]:
         for _, attrs, text in row[1:]:
             shown[(attrs["data-split"], attrs["data-key"])] = (attrs["data-value"], text)
-    # Every metric of metrics.json has its cell; the row counts are in the sub-title.
-    want = {(s, key) for s in splits for key in result["metrics"][s] if key != "n_samples"}
-    assert set(shown) == want and len(want) == 2 * 9
+    # Every metric of metrics.json has its cell; the row counts are in the sub-title. k-means's
+    # objective is the SSE: one row shows it (the estimator's inertia agrees with it).
+    want = {(s, key) for s in splits for key in result["metrics"][s] if key not in ("n_samples", "objective")}
+    assert set(shown) == want and len(want) == 2 * 8
+    for s in splits:
+        m = result["metrics"][s]
+        assert m["objective"] == pytest.approx(m["sse"], rel=1e-5)
     assert [result["metrics"][s]["n_samples"] for s in splits] == [ds["n_train"], ds["n_test"]]
     for (split, key), (exact, text) in shown.items():
         value = result["metrics"][split][key]
@@ -165,8 +169,19 @@ def sweep_dir(tmp_path_factory):
     return out
 
 
-MD_COLUMNS = {"SSE": "sse", "purity": "purity", "Gini": "gini", "acc (H)": "accuracy_hungarian",
-              "NMI": "nmi", "ARI": "ari"}
+MD_COLUMNS = {"SSE": "sse", "purity": "purity", "Gini": "gini", "acc (majority)": "accuracy_majority",
+              "acc (Hungarian)": "accuracy_hungarian", "NMI": "nmi", "ARI": "ari"}
+
+
+def check_sweep_row(row, cells, split):
+    texts = [text for _, _, text in row]
+    group = [c for c in cells if c["params"]["k"] == int(texts[0])]
+    assert int(texts[1]) == len(group) == 3
+    for label, text in zip(MD_COLUMNS, texts[2:]):
+        values = [c["metrics"][split][MD_COLUMNS[label]] for c in group]
+        mean, sd = (part.strip() for part in text.split("±"))
+        assert_shows(mean, float(np.mean(values)))
+        assert abs(float(sd) - float(np.std(values))) <= 5e-3 * float(np.std(values)) + 5e-5
 
 
 def test_every_number_in_the_sweep_report_is_the_cells(sweep_dir, capsys):
@@ -174,23 +189,16 @@ def test_every_number_in_the_sweep_report_is_the_cells(sweep_dir, capsys):
     summary = json.loads((sweep_dir / "sweep.json").read_text())
     page = parse(sweep_dir / "report.html")
     assert page.texts["h1"][0] == f"kmeanslab sweep: digits, {len(cells)} cells"
-    assert page.texts["p"][0] == "grid: k ∈ {2, 3}, seed ∈ {0, 1, 2}"
+    assert page.texts["p"][0].startswith("grid: k ∈ {2, 3}, seed ∈ {0, 1, 2}; every cell: preprocess scale, ")
 
-    rows = page.table("sweep")
-    header = [text for _, _, text in rows[0]]
-    metric_columns = [f"{s} {label}" for s in ("train", "test") for label in MD_COLUMNS]
-    assert header == ["k", "seeds"] + metric_columns
-    assert len(rows) - 1 == 2
-    for row in rows[1:]:
-        texts = [text for _, _, text in row]
-        group = [c for c in cells if c["params"]["k"] == int(texts[0])]
-        assert int(texts[1]) == len(group) == 3
-        for column, text in zip(metric_columns, texts[2:]):
-            split, label = column.split(" ", 1)
-            values = [c["metrics"][split][MD_COLUMNS[label]] for c in group]
-            mean, sd = text.split(" ± ")
-            assert_shows(mean, float(np.mean(values)))
-            assert abs(float(sd) - float(np.std(values))) <= 5e-3 * float(np.std(values)) + 5e-5
+    for split in ("train", "test"):
+        rows = page.table(f"sweep sweep-{split}")
+        header = [text for _, _, text in rows[0]]
+        assert header == ["k", "seeds"] + list(MD_COLUMNS)
+        assert len(rows) - 1 == 2
+        for row in rows[1:]:
+            check_sweep_row(row, cells, split)
+
 
     answers = summary["choose_k"][0]["rows"]
     rows = page.table("choosek")
@@ -203,7 +211,8 @@ def test_every_number_in_the_sweep_report_is_the_cells(sweep_dir, capsys):
         group = [c for c in cells if c["params"]["k"] == want["k"]]
         assert want["sse"] == pytest.approx(np.mean([c["metrics"]["train"]["sse"] for c in group]), rel=1e-12)
     base = {th: json.loads(td) for (_, _, th), (_, _, td) in page.table("config")}
-    assert base == summary["base"]
+    # The base config with each axis's value(s): what the cells ran.
+    assert base == dict(summary["base"], **{a: v[0] if len(v) == 1 else v for a, v in summary["axes"].items()})
 
 
 # -- CLI exit paths (interrupts: see test_cli / test_sweep) -------------------------------

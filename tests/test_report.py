@@ -1,4 +1,5 @@
 import base64
+import html
 import html.parser
 import json
 import os
@@ -88,7 +89,7 @@ def test_run_report_numbers_are_the_metrics(run_dir):
     cells = parse(run_dir / "report.html").cells
     table = {(a["data-key"], a["data-split"]): (a["data-value"], shown) for a, shown in cells
              if a["data-split"] in ("train", "test")}
-    assert len(table) == 2 * 9  # objective + 8 metrics, train and test
+    assert len(table) == 2 * 8  # 8 metrics (the SSE is k-means's objective: one row), train and test
     for (key, split), (exact, shown) in table.items():
         value = result["metrics"][split][key]
         assert float(exact) == value  # the exact number of metrics.json ...
@@ -150,20 +151,63 @@ def _browse(tmp_path, html_path, *flags):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
+def _layout(dom):
+    found = re.search(r'data-report-layout="([^"]+)"', dom)
+    assert found, dom[:300]
+    return json.loads(html.unescape(found.group(1)))
+
+
 @pytest.mark.parametrize("which", ["run_dir", "sweep_dir"])
 def test_report_in_headless_chromium(request, tmp_path, which):
+    """At 1280 px: every table fits (no sideways scrolling hides a column), no blank space
+    below the content, the page renders (many shades: figures drawn)."""
     report = request.getfixturevalue(which) / "report.html"
-    dom = _browse(tmp_path, report, "--dump-dom", "--virtual-time-budget=3000")
+    dom = _browse(tmp_path, report, "--dump-dom", "--virtual-time-budget=3000", "--window-size=1280,900")
     assert 'data-report-check="ok"' in dom.stdout, dom.stderr[-2000:]
+    layout = _layout(dom.stdout)
+    assert layout["width"] == 1280 and layout["overflow"] == 0, layout
+    assert 0 <= layout["spare"] <= 40, layout
     shot = tmp_path / "shot.png"
-    _browse(tmp_path, report, f"--screenshot={shot}", "--window-size=1200,3000")
+    _browse(tmp_path, report, f"--screenshot={shot}", "--window-size=1280,3000")
     from matplotlib.image import imread
 
     pixels = imread(shot)
-    assert pixels.shape[:2] == (3000, 1200)
+    assert pixels.shape[:2] == (3000, 1280)
     # A rendered page, not a blank one: many distinct shades, figures included.
     assert pixels[..., :3].std() > 0.05
     assert len(np.unique(pixels[::7, ::7, 0])) > 50
+
+
+def test_run_report_contents(run_dir, tmp_path):
+    """The test contingency matrix, the classes no cluster stands for, no row twice."""
+    text = (run_dir / "report.html").read_text(encoding="utf-8")
+    result = json.loads((run_dir / "metrics.json").read_text())
+    missing = result["clusters"]["unrepresented"]
+    assert missing and f"No cluster stands for classes {', '.join(map(str, missing))}" in text
+    assert 'alt="test: class × cluster counts (clusters of the fit on train)"' in text
+    assert (run_dir / "contingency_test.png").read_bytes().startswith(PNG)
+    labels = re.findall(r'<tr><th class="l">([^<]+)</th>', text.split("<h2>Clusters")[0])
+    assert len(labels) == len(set(labels)) == 8 and "objective" not in labels
+    assert "SSE (objective)" in labels
+    dom = _browse(tmp_path, run_dir / "report.html", "--dump-dom", "--virtual-time-budget=3000",
+                  "--window-size=1280,900").stdout
+    assert 'id="unrepresented"' in dom
+
+
+def test_wide_sweep_report_fits_1280(tmp_path):
+    """A metric sweep with choose-k: the widest tables the reports have."""
+    from kmeanslab.cli import main
+
+    out = tmp_path / "wide"
+    assert main(["sweep", "--dataset", "digits", "--k", "4", "--metric", "euclidean,manhattan,cosine",
+                 "--seeds", "0:1", "--n-init", "1", "--max-iter", "10", "--out", str(out), "--quiet"]) == 0
+    dom = _browse(tmp_path, out / "report.html", "--dump-dom", "--virtual-time-budget=3000",
+                  "--window-size=1280,900").stdout
+    assert 'data-report-check="ok"' in dom
+    layout = _layout(dom)
+    assert layout["overflow"] == 0 and layout["spare"] <= 40, layout
+    for caption in ("train: class × cluster counts of each cell", "centroids of each cell"):
+        assert caption in dom
 
 
 def test_chromium_check_catches_a_broken_image(tmp_path):

@@ -3,6 +3,7 @@
 import html.parser
 
 from kmeanslab.experiment import report
+from kmeanslab.experiment.sweep_figures import sweep_figures
 
 
 class Strays(html.parser.HTMLParser):
@@ -56,21 +57,36 @@ def test_run_report_shows_its_notes(tmp_path):
 
 
 def test_sweep_report_has_its_sections(tmp_path):
-    path = report.write_sweep_report(tmp_path, "t", {"k": 2}, {"k": [2, 3]}, ["k"], [["2"]], [],
+    path = report.write_sweep_report(tmp_path, "t", {"k": 2}, {"k": [2, 3]}, [("train", ["k"], [["2"]])], [],
                                      notes=["a note"])
     text = path.read_text()
-    for part in ("<h2>Results (mean ± sd over seeds)</h2>", "<h2>Figures</h2>", "<h2>Base config</h2>",
+    for part in ("<h2>Results (mean ± sd over seeds)</h2>", "<h2>Figures</h2>", "<h2>Config (lists: the grid's values)</h2>",
                  '<p class="note">a note</p>', "grid: k ∈ {2, 3}"):
         assert part in text, part
     assert strays(text) == []
+
+
+def test_sweep_report_says_what_every_cell_ran(tmp_path):
+    """--algorithm minibatch given once is an axis of one value: the report's config and
+    its grid line say minibatch, not the base config's default kmeans."""
+    from kmeanslab.cli import main
+
+    out = tmp_path / "s"
+    assert main(["sweep", "--dataset", "iris", "--algorithm", "minibatch", "--k", "2,3", "--n-init", "1",
+                 "--out", str(out), "--quiet"]) == 0
+    text = (out / "report.html").read_text()
+    assert "grid: k ∈ {2, 3}; every cell: preprocess scale, algorithm minibatch, init k-means++</p>" in text
+    assert '<th class="l">algorithm</th><td class="l"><code>&quot;minibatch&quot;</code>' in text
+    assert '<th class="l">k</th><td class="l"><code>[2, 3]</code>' in text
 
 
 def test_beta_sweep_draws_its_curves(tmp_path):
     records = [({"beta": b, "seed": s}, {"metrics": {"train": {"sse": 10 / b + s, "nmi": 0.5,
                                                                "accuracy_hungarian": 0.6}}})
                for b in (0.1, 1.0, 10.0) for s in (0, 1)]
-    made = report.sweep_figures(tmp_path, records, {"k": [5], "beta": [0.1, 1.0, 10.0], "seed": [0, 1]},
-                                ["train"])
-    assert [name for name, _ in made] == ["beta_sse.png", "beta_accuracy_hungarian.png", "beta_nmi.png"]
+    made = sweep_figures(tmp_path, records, {"k": [5], "beta": [0.1, 1.0, 10.0], "seed": [0, 1]}, ["train"])
+    assert [name for name, _ in made] == ["beta_sse.png", "beta_purity.png", "beta_gini.png",
+                                          "beta_accuracy_majority.png", "beta_accuracy_hungarian.png",
+                                          "beta_nmi.png"]
     for name, caption in made:
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG") and "vs β" in caption

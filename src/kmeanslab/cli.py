@@ -4,10 +4,11 @@ Every user error ends as one line on stderr and exit code 2, never a traceback.
 """
 
 import argparse
+import difflib
 import json
 import os
+import re
 import sys
-import time
 from pathlib import Path
 
 EXIT_USAGE = 2
@@ -15,7 +16,7 @@ EXIT_INTERRUPTED = 130
 
 from ._io import interrupt_guard, interrupted  # noqa: E402
 # The rows of the printed table: the report's, so the two always agree.
-from .experiment.report import METRIC_ROWS as TABLE_ROWS  # noqa: E402
+from .experiment.report import METRIC_ROWS as TABLE_ROWS, metric_rows  # noqa: E402
 
 
 class UsageError(Exception):
@@ -24,7 +25,23 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: {message}{self._suggestion(message)}")
+
+    def _suggestion(self, message):
+        """A "did you mean" for a mistyped flag or command (difflib, as Python 3.14's
+        argparse does with suggest_on_error)."""
+        subs = [a for a in self._actions if isinstance(a, argparse._SubParsersAction)]
+        parsers = [self] + [p for a in subs for p in a.choices.values()]
+        flags = list(dict.fromkeys(o for p in parsers for a in p._actions for o in a.option_strings
+                                   if o.startswith("--")))
+        choices = [c for a in subs for c in a.choices]
+        bad = re.findall(r"(--[\w-]+)", message) if "unrecognized" in message else \
+            re.findall(r"invalid choice: '([^']+)'", message)
+        for word in bad:
+            close = difflib.get_close_matches(word.split("=")[0], flags if word.startswith("--") else choices, n=1)
+            if close:
+                return f"; did you mean {close[0]}?"
+        return ""
 
 
 def _positive_int(text):
@@ -51,7 +68,7 @@ def _float(text):
 # Flags that are grid axes in ``sweep``: one value for ``run``, a list or range for sweep.
 GRID_FLAGS = ("k", "algorithm", "metric", "init", "beta", "preprocess", "embed", "seed")
 SWEEP_OPTIONS = ("jobs", "choose_k", "silhouette_sample")
-CLI_ONLY = ("config", "command", "quiet", "json")
+CLI_ONLY = ("config", "command", "quiet", "json", "force")
 
 
 def add_run_flags(p, grid=False):
@@ -63,14 +80,21 @@ def add_run_flags(p, grid=False):
     span = " (a list a,b,c or an inclusive range a:b)" if grid else ""
     axis = str if grid else None
     p.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file; flags override it")
-    p.add_argument("--dataset", help="mnist | digits | iris | PATH (IDX folder, .npy, .npz, .csv, .zarr; "
-                                     ".zarr and .npy over 1 GiB are read lazily, fitted with Dask); "
-                                     "NAME:test clusters that split alone, NAME:all both (e.g. mnist:test)")
+    p.add_argument("--dataset", help="mnist | digits | iris | PATH (IDX folder or torchvision MNIST/raw, "
+                                     ".npy, .npz incl. Keras's mnist.npz, .csv, .parquet or a folder of them, "
+                                     ".zarr; .zarr and .npy over 1 GiB are read lazily, fitted with Dask); "
+                                     "NAME:test clusters that split alone, NAME:all both (e.g. mnist:all)")
+    p.add_argument("--test-size", type=_float, metavar="F",
+                   help="hold out this fraction (or number of rows) as the test split, seeded and stratified, "
+                        "for data without one (iris, CSV files, NAME:all)")
+    p.add_argument("--columns", metavar="A,B,0:9", help="feature columns of a table (names, indices, ranges)")
+    p.add_argument("--label-column", metavar="NAME|INDEX", help="the table's column of class labels "
+                   "(default: a column named label, y, target or class)")
+    p.add_argument("--no-labels", action="store_true", default=None, help="the table has no label column")
     p.add_argument("--k", type=axis or _positive_int, help="number of clusters (default 10)" + span)
     p.add_argument("--algorithm", help="kmeans | minibatch | soft | kmedians | spherical" + many)
-    if grid:
-        p.add_argument("--metric", help="euclidean | manhattan | cosine: picks the algorithm "
-                                        "(kmeans | kmedians | spherical)" + many)
+    p.add_argument("--metric", help="euclidean | manhattan | cosine: picks the algorithm "
+                                    "(kmeans | kmedians | spherical)" + many)
     p.add_argument("--init", help="k-means++ | random | random-uniform" + many)
     p.add_argument("--n-init", type=_n_init, help="seeded runs, best kept (default auto)")
     p.add_argument("--max-iter", type=_positive_int, help="iterations per run (default 300)")
@@ -90,8 +114,13 @@ def add_run_flags(p, grid=False):
     p.add_argument("--no-download", dest="download", action="store_const", const=False,
                    help="never download data")
     p.add_argument("--out", help="output folder (default runs/latest" + (", runs/sweep for sweeps)" if grid else ")"))
-    p.add_argument("--quiet", action="store_true", default=None, help="print only the table")
+    p.add_argument("--quiet", action="store_true", default=None, help="print only the table (and warnings)")
+    p.add_argument("--force", action="store_true", help="write into --out even if it holds a different "
+                                                         "run or a sweep, replacing it")
     if not grid:
+        p.add_argument("--fallback", choices=["digits"],
+                       help="when MNIST is not found, run on scikit-learn's 8x8 digits instead, saying so "
+                            "(make demo); without it a missing data set is an error")
         p.add_argument("--dask-workers", type=_positive_int, metavar="N",
                        help="fit on a local Dask cluster of N worker processes")
         p.add_argument("--scheduler", metavar="ADDRESS", help="fit on the Dask cluster at ADDRESS")
@@ -150,7 +179,12 @@ def config_from_args(args, section=None):
     values, _ = _read_config(args.config, allow_sweep=False)
     if values.pop("quiet", False) and not args.quiet:
         args.quiet = True
-    values.update(_given(args))
+    given = _given(args)
+    if "metric" in given:  # the metric picks the algorithm: the flag replaces the file's
+        values.pop("algorithm", None)
+    elif "algorithm" in given:
+        values.pop("metric", None)
+    values.update(given)
     return RunConfig.from_dict(values, source=args.config or "flags")
 
 
@@ -179,12 +213,13 @@ def sweep_from_args(args, choose_k=False):
     return sweep_from_dict(base, grid, source=args.config or "flags")
 
 
-def format_table(metrics):
+def format_table(metrics, algorithm=None):
     """The metrics table: one row per metric, one column per split."""
+    rows = metric_rows(algorithm) if algorithm else TABLE_ROWS
     splits = list(metrics)
-    width = max(len(label) for _, label, _ in TABLE_ROWS)
+    width = max(len(label) for _, label, _ in rows)
     lines = [f"{'':<{width}}  " + "  ".join(f"{s:>12}" for s in splits)]
-    for key, label, fmt in TABLE_ROWS:
+    for key, label, fmt in rows:
         cells = []
         for s in splits:
             value = metrics[s].get(key)
@@ -193,101 +228,83 @@ def format_table(metrics):
     return "\n".join(lines)
 
 
-def _download_progress():
-    state = {"last": 0.0}
-
-    def show(filename, done, total):
-        now = time.monotonic()
-        if total and done < total and now - state["last"] < 0.2:
-            return
-        state["last"] = now
-        pct = f"{100 * done / total:5.1f}%" if total else f"{done / 2**20:.1f} MiB"
-        end = "\n" if total and done >= total else "\r"
-        print(f"  downloading {filename}: {pct}", end=end, file=sys.stderr, flush=True)
-
-    return show
+def _err(msg):
+    print(msg, file=sys.stderr, flush=True)
 
 
 def _say(args):
-    return (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    """Stage lines and notes (not with --quiet); a FALLBACK banner and warnings always."""
+    def say(msg):
+        if msg.startswith("FALLBACK"):
+            bar = "!" * 78
+            _err(f"{bar}\n{msg}\n{bar}")
+        elif msg.startswith("warning:") or not args.quiet:
+            _err(msg)
+
+    return say
 
 
 def cmd_run(args):
     from .experiment import run
+    from .experiment.progress import DownloadProgress
 
     config = config_from_args(args)
+    say = _say(args)
     if args.config and _read_config(args.config, allow_sweep=True)[1]:
-        _say(args)(f"note: {args.config} has a [sweep] table; `run` uses its top-level settings "
-                   "(`kmeanslab sweep` runs the grid)")
-    result = run(config, log=_say(args), progress=None if args.quiet else _download_progress())
-    print(format_table(result["metrics"]))
-    if not args.quiet:
-        print(f"\nwrote {config.out}/ (report.html, metrics.json, centroids.npy, labels.npy, centroids.png, "
-              "loss.png, contingency.png, samples.png, typical.png, atypical.png)", file=sys.stderr)
+        say(f"note: {args.config} has a [sweep] table; `run` uses its top-level settings "
+            "(`kmeanslab sweep` runs the grid)")
+    download = None if args.quiet else DownloadProgress()
+    try:
+        result = run(config, log=say, progress=download, force=args.force)
+    finally:
+        if download is not None:
+            download.close()
+    print(format_table(result["metrics"], config.algorithm))
+    if any(n.startswith("FALLBACK") for n in result["notes"]):
+        _err(f"FALLBACK: these are the numbers of {result['dataset']['name']}, not of {config.dataset}")
+    if all(m.get("purity") is None for m in result["metrics"].values()):
+        say("note: no class labels, so purity, Gini, accuracy, NMI and ARI are '-' "
+            "(--label-column NAME|INDEX names the label column of a table)")
+    unrepresented = (result.get("clusters") or {}).get("unrepresented")
+    if unrepresented:
+        say(f"note: no cluster stands for class {', '.join(map(str, unrepresented))} "
+            "(none is any cluster's majority)")
+    say(f"\nwrote {config.out}/ ({', '.join(sorted(result.paths, key=_file_order))})")
     return 0
 
 
-def _clock(seconds):
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
-
-
-class ProgressBar:
-    """Cells done / total with elapsed time and ETA, redrawn in place on a terminal
-    (a line per cell elsewhere). ETA: this call's seconds per computed cell x cells left."""
-
-    def __init__(self, stream=None, width=28):
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.drawn = False
-
-    def __call__(self, ev):
-        done, total, computed = ev["done"], ev["total"], ev["computed"]
-        if ev["cell"] is None and ev["skipped"]:
-            print(f"resuming: {ev['skipped']} of {total} cells already done", file=self.stream, flush=True)
-        eta = _clock(ev["elapsed"] / computed * (total - done)) if computed else "?"
-        fill = int(self.width * done / total) if total else self.width
-        line = (f"[{'#' * fill}{'.' * (self.width - fill)}] {done}/{total} cells "
-                f"{100 * done / max(total, 1):3.0f}%  elapsed {_clock(ev['elapsed'])}  ETA {eta}")
-        if self.tty:
-            print("\r" + line, end="", file=self.stream, flush=True)
-            self.drawn = True
-        elif ev["cell"] is not None or done == total:
-            print(line, file=self.stream, flush=True)
-
-    def close(self):
-        if self.drawn:
-            print(file=self.stream, flush=True)
-            self.drawn = False
+def _file_order(name):
+    first = ("report.html", "metrics.json")
+    return (first.index(name) if name in first else len(first), not name.endswith(".npy"), name)
 
 
 def _run_grid(args, spec):
+    from .experiment.progress import SweepProgress
     from .experiment.summary import write_summary
     from .experiment.sweep import SweepInterrupted, run_sweep
 
     out = spec.base.out
     say = _say(args)
-    bar = None if args.quiet else ProgressBar()
+    bar = None if args.quiet else SweepProgress()
     try:
-        records = run_sweep(spec, out, on_progress=bar)
+        records = run_sweep(spec, out, on_progress=bar, force=args.force)
     except SweepInterrupted as exc:
         if bar:
             bar.close()
-        print(f"kmeanslab: interrupted: {exc.done} of {exc.total} cells done, saved in {out}/cells/; "
-              "run the same command again to resume", file=sys.stderr, flush=True)
+        _err(f"kmeanslab: interrupted: {exc.done} of {exc.total} cells done, saved in {out}/cells/; "
+             "run the same command again to resume")
         return EXIT_INTERRUPTED
-    if bar:
-        bar.close()
+    finally:
+        if bar:
+            bar.close()
     try:
         summary = write_summary(spec, out, records)
     except KeyboardInterrupt:
-        print(f"kmeanslab: interrupted while writing the summary: all {len(records)} cells are saved in "
-              f"{out}/cells/; run the same command again to write it", file=sys.stderr, flush=True)
+        _err(f"kmeanslab: interrupted while writing the summary: all {len(records)} cells are saved in "
+             f"{out}/cells/; run the same command again to write it")
         return EXIT_INTERRUPTED
     for note in summary["notes"]:
-        say(f"note: {note}")
+        say(note if note.startswith(("FALLBACK", "warning:")) else f"note: {note}")
     return summary
 
 
@@ -301,9 +318,15 @@ def cmd_sweep(args):
     if summary["choose_k"]:
         print()
         print(format_choose_k(summary["choose_k"]))
-    _say(args)(f"\nwrote {out}/ (report.html, sweep.csv, sweep.md, sweep.json, "
-               f"{', '.join(summary['figures']) or 'no curves: neither k nor beta varies'}, cells/)")
+    _say(args)(f"\nwrote {out}/ ({_listing(out)})")
     return 0
+
+
+def _listing(out):
+    """What a sweep folder holds, in reading order (report first, cells/ last)."""
+    names = [p.name + ("/" if p.is_dir() else "") for p in Path(out).iterdir()]
+    first = ("report.html", "sweep.csv", "sweep.md", "sweep.json", "choose_k.json")
+    return ", ".join(sorted(names, key=lambda n: (first.index(n) if n in first else len(first), n.endswith("/"), n)))
 
 
 def format_choose_k(answers):
@@ -335,8 +358,23 @@ def cmd_choose_k(args):
         print(json.dumps(summary["choose_k"], indent=2))
     else:
         print(format_choose_k(summary["choose_k"]))
-    _say(args)(f"\nwrote {out}/ (choose_k.json, report.html, sweep.csv, sweep.md, figures, cells/)")
+    _say(args)(f"\nwrote {out}/ ({_listing(out)})")
     return 0
+
+
+def _warnings_as_lines():
+    """Python warnings (a ConvergenceWarning from a fit, say) as one ``warning:`` line on
+    stderr, like the CLI's own, instead of a file path and a source line."""
+    import contextlib
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        _err(f"warning: {' '.join(str(message).split())} ({category.__name__})")
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    warnings.showwarning = show
+    return stack
 
 
 COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "choose-k": cmd_choose_k}
@@ -349,7 +387,7 @@ def main(argv=None):
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        with interrupt_guard():
+        with interrupt_guard(), _warnings_as_lines():
             return COMMANDS[args.command](args)
     except (KeyboardInterrupt, SystemError) as exc:
         if not interrupted(exc):

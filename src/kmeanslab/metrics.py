@@ -16,7 +16,7 @@ import scipy.sparse as sp
 __all__ = [
     "Contingency", "ClusterMapping", "sse", "mean_sse", "contingency_matrix", "purity",
     "gini", "map_clusters", "fit_mappings", "accuracy", "nmi", "ari", "evaluate",
-    "cluster_summary",
+    "cluster_summary", "per_sample",
 ]  # fmt: skip
 
 # Elements (dense) or stored entries (sparse) per block in sse: ~4 MB of float64.
@@ -444,18 +444,28 @@ def cluster_summary(y, labels, n_clusters=None):
     Returns a dict of arrays of shape (n_clusters,): ``size`` (int64), ``majority``
     (most frequent class, ties to the smallest; the majority mapping's
     ``unmapped_value_`` for empty clusters), ``majority_count`` (int64), ``purity`` and
-    ``gini`` (float, NaN for empty clusters); plus ``classes``, the sorted class values.
+    ``gini`` (float, NaN for empty clusters); plus ``classes``, the sorted class values,
+    and ``unrepresented``, the classes that are no cluster's majority.
     """
     matrix, classes = contingency_matrix(y, labels, n_clusters)
     sizes, pur, gin = _per_cluster(matrix)
+    majority = _build_mapping(matrix, classes, "majority")
     return {
+        "unrepresented": classes[~np.isin(classes, majority.mapping_[~majority.unmapped_])],
         "size": sizes.astype(np.int64),
-        "majority": _build_mapping(matrix, classes, "majority").mapping_,
+        "majority": majority.mapping_,
         "majority_count": matrix.max(axis=0).astype(np.int64),
         "purity": pur,
         "gini": gin,
         "classes": classes,
     }
+
+
+def per_sample(values, total_weight):
+    """Objective values (e.g. ``history_``) per unit weight: J_clust = SSE / n."""
+    if not total_weight > 0:
+        raise ValueError(f"total_weight must be > 0, got {total_weight!r}")
+    return np.asarray(values, dtype=np.float64) / float(total_weight)
 
 
 def center_distances(X, labels, centers):

@@ -3,7 +3,8 @@
 Each function builds a fresh :class:`matplotlib.figure.Figure` on the Agg canvas (never
 pyplot: no global state, no GUI), returns it, and saves it when given ``path`` (PNG by
 default, at 100 dpi, written to a temporary file beside it and renamed into place, so a
-reader never sees half a file). Plots compute nothing of their own: every number shown,
+reader never sees half a file). The figures show themselves in Jupyter (they have a
+PNG representation), with or without pyplot imported. Plots compute nothing of their own: every number shown,
 titles included, is passed in (see :mod:`kmeanslab.metrics`).
 """
 
@@ -29,8 +30,19 @@ _DPI = 100
 _ANNOTATE_MAX = 30
 
 
+class InlineFigure(Figure):
+    """A Figure that Jupyter displays as a PNG when it is a cell's value."""
+
+    def _repr_png_(self):
+        import io
+
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight")
+        return buf.getvalue()
+
+
 def _figure(width, height):
-    fig = Figure(figsize=(width, height), dpi=_DPI)
+    fig = InlineFigure(figsize=(width, height), dpi=_DPI)
     FigureCanvasAgg(fig)
     return fig
 
@@ -132,26 +144,16 @@ def plot_centroids(
     return _finish(fig, path, title)
 
 
-def plot_loss(history, ylabel="objective", path=None, title=None, best=None,
-              xlabel="iteration", logy=False):  # fmt: skip
-    """Objective per iteration, x = 1..n; one line per run when given several.
+def _flattened(runs):
+    """Whether the first step's drop dwarfs the rest (the curve looks flat on a linear axis)."""
+    r = runs[0]
+    if r.size < 3 or np.any(r <= 0):
+        return False
+    rest = np.max(r[1:]) - np.min(r[1:])
+    return r[0] - np.min(r) > 10 * rest
 
-    Parameters
-    ----------
-    history : sequence of float, or sequence of such sequences (one per ``n_init`` run)
-    best : int, optional
-        Run to highlight; default the run with the lowest final value.
-    """
-    runs = [history] if np.ndim(history[0] if len(history) else 0) == 0 else list(history)
-    runs = [np.asarray(r, dtype=np.float64).ravel() for r in runs]
-    if not runs or any(r.size == 0 for r in runs):
-        raise ValueError("history must hold at least one value per run")
-    if best is None:
-        best = int(np.argmin([r[-1] for r in runs]))
-    elif not isinstance(best, Integral) or not 0 <= best < len(runs):
-        raise ValueError(f"best must index one of the {len(runs)} runs, got {best!r}")
-    fig = _figure(6, 4)
-    ax = fig.add_subplot()
+
+def _loss_axes(ax, runs, best, xlabel, ylabel, logy):
     for i, r in enumerate(runs):
         x = np.arange(1, r.size + 1)
         if len(runs) == 1:
@@ -165,10 +167,55 @@ def plot_loss(history, ylabel="objective", path=None, title=None, best=None,
         ax.legend()
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(ylabel + (" (log scale)" if logy else ""))
     if logy:
         ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
+
+
+def _runs(history, name):
+    runs = [history] if np.ndim(history[0] if len(history) else 0) == 0 else list(history)
+    runs = [np.asarray(r, dtype=np.float64).ravel() for r in runs]
+    if not runs or any(r.size == 0 for r in runs):
+        raise ValueError(f"{name} must hold at least one value per run")
+    return runs
+
+
+def plot_loss(history, ylabel="objective", path=None, title=None, best=None,
+              xlabel="iteration", logy="auto", per_sample=None, per_sample_label="mean per row"):  # fmt: skip
+    """Objective per iteration, x = 1..n; one line per run when given several.
+
+    Parameters
+    ----------
+    history : sequence of float, or sequence of such sequences (one per ``n_init`` run)
+    ylabel : str
+        What the values are (e.g. "SSE (total over 60000 rows)").
+    best : int, optional
+        Run to highlight; default the run with the lowest final value.
+    logy : bool or "auto"
+        Log scale; "auto" uses it when the first step's drop is over 10x the range of
+        the rest, which a linear axis would show as a flat line.
+    per_sample, per_sample_label : optional
+        The same curve per row (J_clust = SSE / n, from :func:`kmeanslab.metrics.per_sample`),
+        drawn in a second panel beside the total.
+    """
+    runs = _runs(history, "history")
+    if best is None:
+        best = int(np.argmin([r[-1] for r in runs]))
+    elif not isinstance(best, Integral) or not 0 <= best < len(runs):
+        raise ValueError(f"best must index one of the {len(runs)} runs, got {best!r}")
+    log = _flattened(runs) if logy == "auto" else bool(logy)
+    panels = [(runs, ylabel)]
+    if per_sample is not None:
+        mean = _runs(per_sample, "per_sample")
+        if [r.size for r in mean] != [r.size for r in runs]:
+            raise ValueError("per_sample must have the shape of history")
+        panels.append((mean, per_sample_label))
+    fig = _figure(6 * len(panels), 4)
+    for i, (values, label) in enumerate(panels):
+        _loss_axes(fig.add_subplot(1, len(panels), i + 1), values, best, xlabel, label, log)
+    if len(panels) > 1:
+        fig.tight_layout(rect=(0, 0, 1, 0.93 if title else 1))
     return _finish(fig, path, title)
 
 
@@ -261,7 +308,7 @@ def plot_samples(images, image_shape=(28, 28), row_titles=None, max_per_row=10,
 
 
 def plot_curve(x, ys, xlabel, ylabel, path=None, mark_x=None, title=None,
-               mark_label=None, logx=False):  # fmt: skip
+               mark_label=None, logx=False, knees=None):  # fmt: skip
     """One line per series against ``x`` (e.g. an elbow curve, or a metric against k).
 
     Parameters
@@ -271,6 +318,9 @@ def plot_curve(x, ys, xlabel, ylabel, path=None, mark_x=None, title=None,
         A 2-D series is drawn as its mean over seeds with a min-max band.
     mark_x : float, optional
         Draws a dashed vertical line there (e.g. the elbow's knee).
+    knees : dict {name: x}, optional
+        Marks the point of series ``name`` at ``x`` (e.g. each curve's knee, found by
+        :func:`kmeanslab.experiment.choosek.knee`) with a star.
     """
     x = np.asarray(x, dtype=np.float64).ravel()
     if not isinstance(ys, dict) or not ys:
@@ -292,10 +342,16 @@ def plot_curve(x, ys, xlabel, ylabel, path=None, mark_x=None, title=None,
             ax.fill_between(x, low, high, color=f"C{i}", alpha=0.2, linewidth=0)
             values = mean
         ax.plot(x, values, marker="o", markersize=4, color=f"C{i}", label=str(name))
+        at = (knees or {}).get(name)
+        if at is not None and np.any(x == at):
+            j = int(np.flatnonzero(x == at)[0])
+            prefix = f"{name}: " if len(ys) > 1 else ""
+            ax.plot([at], [values[j]], marker="*", markersize=16, color=f"C{i}", markeredgecolor="black",
+                    linestyle="none", zorder=4, label=f"{prefix}knee at {xlabel} = {at:g}")
     if mark_x is not None:
         label = mark_label if mark_label is not None else f"{xlabel} = {mark_x}"
         ax.axvline(mark_x, color="0.2", linestyle="--", linewidth=1, label=label)
-    if len(ys) > 1 or mark_x is not None:
+    if len(ys) > 1 or mark_x is not None or knees:
         ax.legend()
     if x.size and np.all(x == np.round(x)):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -304,4 +360,61 @@ def plot_curve(x, ys, xlabel, ylabel, path=None, mark_x=None, title=None,
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
+    return _finish(fig, path, title)
+
+
+def plot_contingencies(matrices, titles, class_names=None, path=None, title=None, cmap="Blues"):
+    """Several classes x clusters count matrices side by side (one per sweep cell), each
+    cell's count written in when it has at most 30 clusters."""
+    if not matrices:
+        raise ValueError("matrices must hold at least one matrix")
+    titles = _check_names(titles, len(matrices), "titles")
+    mats = [np.asarray(m) for m in matrices]
+    n_classes = mats[0].shape[0]
+    width = sum(min(max(3.0, 0.38 * m.shape[1] + 1.2), 12) for m in mats)
+    fig = _figure(min(width, 30), min(max(3.0, 0.35 * n_classes + 1.5), 12))
+    for i, (m, name) in enumerate(zip(mats, titles)):
+        ax = fig.add_subplot(1, len(mats), i + 1)
+        ax.imshow(m, aspect="auto", cmap=cmap, interpolation="nearest")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("cluster")
+        k = m.shape[1]
+        if k <= _ANNOTATE_MAX:
+            ax.set_xticks(range(k), range(k), fontsize=7)
+        if i == 0:
+            ax.set_ylabel("class")
+            ax.set_yticks(range(m.shape[0]), class_names if class_names is not None else range(m.shape[0]))
+        else:
+            ax.set_yticks([])
+        if k <= _ANNOTATE_MAX and m.shape[0] <= _ANNOTATE_MAX:
+            top = float(m.max()) if m.size else 0.0
+            for (c, j), v in np.ndenumerate(m):
+                ax.text(j, c, f"{v:.0f}", ha="center", va="center", fontsize=6,
+                        color="white" if top > 0 and v > 0.6 * top else "black")
+    fig.tight_layout(rect=(0, 0, 1, 0.93 if title else 1))
+    return _finish(fig, path, title)
+
+
+def plot_centroid_rows(rows, image_shape, row_titles, titles=None, path=None, title=None, cmap="gray_r"):
+    """One strip of centroid images per entry of ``rows`` (arrays (k, n_features)), e.g.
+    one per sweep cell; ``titles[r][j]`` names centroid j of row r."""
+    if not rows:
+        raise ValueError("rows must hold at least one row")
+    row_titles = _check_names(row_titles, len(rows), "row_titles")
+    pics = [_as_images(np.asarray(r, dtype=np.float64), image_shape) for r in rows]
+    if any(p is None for p in pics):
+        raise ValueError(f"rows do not fit image_shape {image_shape}")
+    ncols = max(len(p) for p in pics)
+    fig = _figure(1.6 + ncols * 0.9, len(pics) * (1.15 if titles else 0.95))
+    for r, row in enumerate(pics):
+        vmin, vmax = np.nanmin(row), np.nanmax(row)
+        for j in range(ncols):
+            ax = fig.add_subplot(len(pics), ncols, r * ncols + j + 1)
+            ax.set_axis_off()
+            if j < len(row):
+                ax.imshow(row[j], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+                if titles is not None:
+                    ax.set_title(str(titles[r][j]), fontsize=7)
+            if j == 0:
+                ax.text(-0.15, 0.5, row_titles[r], transform=ax.transAxes, ha="right", va="center", fontsize=9)
     return _finish(fig, path, title)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-_LABEL_NAMES = ("label", "y", "target")
+from .tables import pick_columns
+
 
 
 def as_features(arr, path):
@@ -45,24 +46,7 @@ def _refusing_pickle(path):
         raise ValueError(f"{path}: cannot read as a NumPy file ({exc})") from None
 
 
-def _split_column(arr, label_column, path, header=None):
-    if label_column is None:
-        return arr, None
-    if isinstance(label_column, str):
-        if header is None or label_column not in header:
-            raise ValueError(f"label_column {label_column!r} is not a column of {path}"
-                             + (f" (columns: {header})" if header else " (no header row)"))
-        label_column = header.index(label_column)
-    if not isinstance(label_column, (int, np.integer)) or isinstance(label_column, bool):
-        raise TypeError(f"label_column must be an int, a column name or None, "
-                        f"got {type(label_column).__name__}")
-    if arr.ndim != 2 or not -arr.shape[1] <= label_column < arr.shape[1]:
-        raise ValueError(f"label_column={label_column} is out of range for {path} "
-                         f"with shape {arr.shape}")
-    return np.delete(arr, label_column, axis=1), arr[:, label_column]
-
-
-def _read_csv(path, label_column):
+def _read_csv(path, label_column, columns):
     with open(path, encoding="utf-8-sig") as f:
         first = f.readline()
     fields = [s.strip().strip('"') for s in first.split(",")]
@@ -76,25 +60,22 @@ def _read_csv(path, label_column):
                          dtype=np.float64, encoding="utf-8-sig")
     except ValueError as exc:
         raise ValueError(f"{path}: not a numeric CSV file ({exc})") from None
-    if label_column is None and header:
-        auto = [i for i, name in enumerate(header) if name.lower() in _LABEL_NAMES]
-        if len(auto) == 1:
-            label_column = auto[0]
-    X, y = _split_column(arr, label_column, path, header)
+    X, y, notes = pick_columns(arr, header, path, label_column, columns)
     if np.all(np.isfinite(X)) and np.all(X == np.round(X)):
         X = X.astype(np.float32)  # integer-valued text, e.g. pixel counts
-    return X, y
+    return X, y, notes
 
 
-def read_array(path, label_column=None):
-    """Like load_array, also returning the per-row shape when the file kept one."""
+def read_array(path, label_column=None, columns=None):
+    """Like load_array, also returning the per-row shape when the file kept one, and
+    notes (one line each) about the columns guessed or suspected to be labels."""
     path = Path(path).expanduser()
     suffix = path.suffix.lower()
-    y = None
+    y, notes = None, []
     if suffix == ".csv":
-        arr, y = _read_csv(path, label_column)
-        label_column = None
-    elif suffix == ".npy":
+        X, y, notes = _read_csv(path, label_column, columns)
+        return as_features(X, path), (None if y is None else as_labels(y)), None, notes
+    if suffix == ".npy":
         with _refusing_pickle(path):
             arr = np.load(path, allow_pickle=False)
     elif suffix == ".npz":
@@ -106,21 +87,24 @@ def read_array(path, label_column=None):
             elif len(keys) == 1:
                 arr = npz[keys[0]]
             else:
-                raise ValueError(f"{path}: expected an array named 'X' (and optional 'y'), "
-                                 f"found keys {keys}")
-        if y is not None and label_column is not None:
+                raise ValueError(f"{path}: expected an array named 'X' (and optional 'y'), or Keras's "
+                                 f"x_train, y_train, x_test, y_test; found keys {keys}")
+        if y is not None and label_column not in (None, False):
             raise ValueError(f"label_column={label_column!r} given but {path} already "
                              "holds labels in 'y'")
     else:
         raise ValueError(f"{path}: unsupported file type {suffix or '(none)'!r}; "
-                         "supported: .npy, .npz (arrays 'X' and optional 'y'), .csv")
+                         "supported: .npy, .npz (arrays 'X' and optional 'y'), .csv, .parquet")
     row_shape = arr.shape[1:] if arr.ndim > 2 else None
-    if label_column is not None:
-        arr, y = _split_column(arr, label_column, path)
+    if arr.ndim == 2 and (y is None or columns is not None):
+        arr, found, notes = pick_columns(arr, None, path, False if y is not None else label_column, columns)
+        y = found if y is None else y
+    elif label_column not in (None, False) or columns is not None:
+        raise ValueError(f"{path}: label_column and columns need a 2-D array, found shape {arr.shape}")
     X = as_features(arr, path)
     if y is not None and len(y) != len(X):
         raise ValueError(f"{path}: {len(X)} rows but {len(y)} labels")
-    return X, (None if y is None else as_labels(y)), row_shape
+    return X, (None if y is None else as_labels(y)), row_shape, notes
 
 
 def load_array(path, label_column=None):
@@ -133,8 +117,9 @@ def load_array(path, label_column=None):
         single array of another name is taken as ``X``) or ``.csv`` (numeric, optional
         header row). Pickled data is always refused.
     label_column : int or str, optional
-        Column holding the labels (index, or header name for CSV). A CSV header column
-        named "label", "y" or "target" is taken as the labels automatically.
+        Column holding the labels (index, or header name for CSV); False for none. A
+        CSV header column named "label", "labels", "y", "target" or "class" is taken
+        as the labels when None.
 
     Returns
     -------
@@ -143,5 +128,5 @@ def load_array(path, label_column=None):
     y : ndarray of shape (n,) or None
         int64 when integer-valued.
     """
-    X, y, _ = read_array(path, label_column)
+    X, y, _, _ = read_array(path, label_column)
     return X, y

@@ -56,11 +56,13 @@ def _download(filename: str, dest_dir: Path, mirrors, progress=None, timeout=30)
             continue
         logger.info("saved %s", final)
         return final
-    raise DataNotFoundError(
+    exc = DataNotFoundError(
         f"could not download {filename}; every mirror failed:\n  " + "\n  ".join(errors)
         + f"\nCopy the file into {dest_dir} by hand, or point KMEANSLAB_DATA at a folder "
         "holding mnist/ with the four MNIST files."
     )
+    exc.reason = f"every mirror failed for {filename}: " + "; ".join(errors)
+    raise exc
 
 
 def _fetch(url: str, final: Path, expected_sha: str, progress, timeout) -> None:
@@ -98,9 +100,80 @@ def _find(filename: str, homes) -> Path | None:
     return None
 
 
+def missing_message(homes, download_error=None):
+    """One line: MNIST was not found, where it was looked for, and how to provide it."""
+    from .caches import places
+    from .homes import user_cache
+
+    looked = [str(h / "mnist") for h in homes] + [f"{p} ({who})" for who, p in places()]
+    why = f"; downloading failed ({download_error})" if download_error else ""
+    return (f"MNIST not found{why}. Looked in: {', '.join(looked)}. Provide it with --data-home DIR "
+            "(data_home=DIR) or KMEANSLAB_DATA=DIR, a folder holding mnist/ with the four IDX files "
+            f"(train-images-idx3-ubyte.gz ...), or copy those files into {user_cache() / 'mnist'}, "
+            "or pass a file or folder as the dataset (Keras mnist.npz, torchvision MNIST/raw, parquet)"
+            + ("" if download_error else "; or allow the download (drop --no-download)"))
+
+
+def _from_homes(part, homes, verify):
+    paths, to_verify = [], {}
+    for filename in MNIST_FILES[part]:
+        path = _find(filename, homes)
+        if path is None:
+            return None
+        if verify:
+            to_verify[stem(filename)] = MNIST_SHA256[stem(filename)]
+        paths.append(path)
+    X, y, _ = images_labels(*paths, sha256=to_verify)
+    return X, y
+
+
+def load_mnist_parts(parts, data_home=None, download=True, *, mirrors=None, progress=None,
+                     timeout=30, verify=False):
+    """``({part: (X, y)}, note)``: MNIST from the data homes, else from another tool's
+    cache (Keras, torchvision, scikit-learn, Hugging Face; the note says which), else
+    downloaded into the user cache. Raises DataNotFoundError saying where it looked."""
+    homes = candidate_homes(data_home)
+    found = {part: _from_homes(part, homes, verify) for part in parts}
+    if all(v is not None for v in found.values()):
+        return found, None
+    from .caches import find_mnist
+
+    elsewhere = find_mnist()
+    if elsewhere is not None:
+        who, path, read = elsewhere
+        X_tr, y_tr, X_te, y_te, _ = read()
+        both = {"train": (X_tr, y_tr), "test": (X_te, y_te)}
+        if any(both[p][0] is None for p in parts):
+            raise DataNotFoundError(f"MNIST in {who}'s cache at {path} has no test part")
+        return {p: both[p] for p in parts}, f"MNIST read from {who}'s copy at {path}"
+    if not download:
+        raise DataNotFoundError(missing_message(homes))
+    mirrors = MNIST_MIRRORS if mirrors is None else tuple(mirrors)
+    for part in parts:
+        if found[part] is not None:
+            continue
+        paths = []
+        for filename in MNIST_FILES[part]:
+            path = _find(filename, homes)
+            if path is None:
+                try:
+                    path = _download(filename, download_dir(data_home, "mnist"), mirrors, progress, timeout)
+                except DataNotFoundError as exc:
+                    raise DataNotFoundError(missing_message(homes, exc.reason)) from exc
+            paths.append(path)
+        X, y, _ = images_labels(*paths, sha256={})
+        found[part] = (X, y)
+    return found, None
+
+
 def load_mnist(split="train", data_home=None, download=True, *, mirrors=None,
                progress=None, timeout=30, verify=False):
     """Load MNIST from the local copy, downloading the missing files first if allowed.
+
+    Looked for, in order: ``data_home/mnist``, ``$KMEANSLAB_DATA/mnist``, the user
+    cache, then the copies other tools keep (Keras's ``~/.keras/datasets/mnist.npz``,
+    a torchvision ``MNIST/raw`` folder, scikit-learn's OpenML cache, Hugging Face's
+    hub cache; see :mod:`kmeanslab.data.caches`); downloaded only when none has it.
 
     Parameters
     ----------
@@ -127,29 +200,10 @@ def load_mnist(split="train", data_home=None, download=True, *, mirrors=None,
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     parts = ("train", "test") if split == "all" else (split,)
-    homes = candidate_homes(data_home)
-    mirrors = MNIST_MIRRORS if mirrors is None else tuple(mirrors)
-    Xs, ys = [], []
-    for part in parts:
-        paths, to_verify = [], {}
-        for filename in MNIST_FILES[part]:
-            path = _find(filename, homes)
-            if path is None:
-                if not download:
-                    raise DataNotFoundError(
-                        f"MNIST file {filename} not found; looked in: "
-                        + ", ".join(str(h / "mnist") for h in homes)
-                        + ". Set KMEANSLAB_DATA to a folder holding mnist/ with the four "
-                        "MNIST .gz files, pass data_home=..., or use download=True."
-                    )
-                path = _download(filename, download_dir(data_home, "mnist"), mirrors,
-                                 progress, timeout)
-            elif verify:  # freshly downloaded files were hashed on the way in
-                to_verify[stem(filename)] = MNIST_SHA256[stem(filename)]
-            paths.append(path)
-        X, y, _ = images_labels(*paths, sha256=to_verify)
-        Xs.append(X)
-        ys.append(y)
-    if len(Xs) == 1:
-        return Xs[0], ys[0]
-    return np.concatenate(Xs), np.concatenate(ys)
+    found, note = load_mnist_parts(parts, data_home, download, mirrors=mirrors, progress=progress,
+                                   timeout=timeout, verify=verify)
+    if note:
+        logger.info(note)
+    if len(parts) == 1:
+        return found[parts[0]]
+    return np.concatenate([found[p][0] for p in parts]), np.concatenate([found[p][1] for p in parts])

@@ -7,6 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
+# The metric picks the algorithm: its objective is the distance it names.
+METRIC_ALGORITHMS = {"euclidean": "kmeans", "manhattan": "kmedians", "cosine": "spherical"}
+# What each algorithm's own objective (``inertia_``, the "objective" metric) is.
+OBJECTIVES = {"kmeans": "SSE", "minibatch": "SSE", "soft": "soft objective (free energy)",
+              "kmedians": "L1 distance sum", "spherical": "cosine distance sum"}
+FALLBACKS = ("digits",)
+# Recorded in metrics.json and cell ids only when set: runs without them read as before.
+_WHEN_SET = ("dask_workers", "scheduler", "fallback", "test_size", "columns", "label_column", "no_labels",
+             "metric")
+
 
 @dataclass
 class RunConfig:
@@ -30,6 +40,12 @@ class RunConfig:
     download: bool = True
     dask_workers: object = None  # fit on a LocalCluster of this many worker processes
     scheduler: object = None  # or on the Dask cluster at this address
+    fallback: object = None  # "digits": run on them when MNIST is missing (make demo), loudly
+    test_size: object = None  # held-out fraction (or rows) for data without a test split
+    columns: object = None  # feature columns of a table: names, indices, ranges "a:b"
+    label_column: object = None  # the table's label column (name or index)
+    no_labels: bool = False  # the table has no label column
+    metric: object = None  # euclidean | manhattan | cosine: picks the algorithm
 
     @classmethod
     def from_dict(cls, values, source="config"):
@@ -41,8 +57,14 @@ class RunConfig:
             if name == "no_download":  # the flag's own spelling, as a file key
                 name, value = "download", not value
             if name not in known:
-                raise ValueError(f"{source}: unknown key {key!r}; known keys: {', '.join(sorted(known))}")
+                import difflib
+
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"did you mean {close[0].replace('_', '-')!r}? " if close else ""
+                raise ValueError(f"{source}: unknown key {key!r}; {hint}known keys: {', '.join(sorted(known))}")
             kwargs[name] = value
+        if kwargs.get("metric") in METRIC_ALGORITHMS and "algorithm" not in kwargs:
+            kwargs["algorithm"] = METRIC_ALGORITHMS[kwargs["metric"]]
         return cls(**kwargs).validated()
 
     def validated(self):
@@ -81,15 +103,45 @@ class RunConfig:
              "dask_workers", "an integer >= 1")
         need(self.scheduler is None or (isinstance(self.scheduler, str) and self.scheduler), "scheduler",
              "a Dask scheduler address")
+        need(self.fallback is None or self.fallback in FALLBACKS, "fallback", "'digits' or unset")
+        need(self.test_size is None or (is_num(self.test_size) and self.test_size > 0), "test_size",
+             "a fraction in (0, 1) or a number of rows")
+        need(self.columns is None or isinstance(self.columns, (str, list)), "columns",
+             "a list of column names or indices ('a,b,0:9')")
+        need(self.label_column is None or isinstance(self.label_column, str) or is_int(self.label_column),
+             "label_column", "a column name or index")
+        need(isinstance(self.no_labels, bool), "no_labels", "true or false")
+        if self.no_labels and self.label_column is not None:
+            raise ValueError("label_column and no_labels contradict each other; give one")
+        need(self.metric is None or self.metric in METRIC_ALGORITHMS, "metric", f"one of {', '.join(METRIC_ALGORITHMS)}")
+        if self.metric is not None and METRIC_ALGORITHMS[self.metric] != self.algorithm:
+            raise ValueError(f"metric={self.metric} picks algorithm {METRIC_ALGORITHMS[self.metric]}, "
+                             f"but algorithm={self.algorithm}; give one of them")
         from ..embed import parse_embed
 
         parse_embed(self.embed)  # its error names embed
         return self
 
+    @property
+    def objective_name(self):
+        """What this run's objective is (SSE for k-means, the L1 sum for k-medians ...)."""
+        return OBJECTIVES.get(self.algorithm, "objective")
+
+    def data_options(self):
+        """The keyword arguments of :func:`kmeanslab.data.load_dataset` this config sets."""
+        from ..data import parse_columns
+
+        label = False if self.no_labels else self.label_column
+        if isinstance(label, str) and label.lstrip("-").isdigit():
+            label = int(label)  # from a flag: an index
+        return {"data_home": self.data_home, "download": self.download, "label_column": label,
+                "columns": None if self.columns is None else parse_columns(self.columns),
+                "test_size": self.test_size}
+
     def to_dict(self):
         out = {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in dataclasses.asdict(self).items()}
-        for key in ("dask_workers", "scheduler"):  # where the fit ran: recorded only when used
-            if out[key] is None:
+        for key in _WHEN_SET:
+            if out[key] is None or out[key] is False:
                 del out[key]
         return out
 

@@ -8,7 +8,9 @@ dict written beside it (``metrics.json`` or the sweep's cells), which holds what
 
 A tiny inline script sets ``data-report-check="ok"`` on the ``<html>`` element once the
 page has loaded, unless a script error happened or an image failed to decode
-(``"failed"``); headless browsers read it back with ``--dump-dom``.
+(``"failed"``), and ``data-report-layout`` to the number of tables wider than the window
+and the blank space below the content (px); headless browsers read both back with
+``--dump-dom``.
 """
 
 import base64
@@ -18,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["METRIC_ROWS", "member_figures", "write_run_report", "write_sweep_report", "sweep_figures", "page"]
+from .config import OBJECTIVES
+
+__all__ = ["METRIC_ROWS", "member_figures", "metric_rows", "write_run_report", "write_sweep_report", "page"]
 
 METRIC_ROWS = [
     ("sse", "SSE", "{:.6g}"),
@@ -33,16 +37,19 @@ METRIC_ROWS = [
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
-main{max-width:1150px;margin:0 auto;padding:24px 28px 60px;background:#fff;min-height:100vh}
+main{max-width:1220px;margin:0 auto;padding:24px 28px 28px;background:#fff}
 h1{font-size:1.6em;margin:0 0 4px}h2{font-size:1.2em;margin:28px 0 8px;border-bottom:1px solid #e3e6ea;padding-bottom:4px}
 .sub{color:#5b6472;margin:0 0 12px}.note{background:#fff7e0;border-left:4px solid #e6b400;padding:6px 10px;margin:6px 0}
+.alarm{background:#fde8e8;border:2px solid #c81e1e;color:#7a0e0e;font-weight:600;padding:10px 12px;margin:8px 0}
 table{border-collapse:collapse;font-size:0.92em;margin:6px 0}
-th,td{border:1px solid #dfe3e8;padding:4px 9px;text-align:right;white-space:nowrap}th{background:#f1f3f6}
+th,td{border:1px solid #dfe3e8;padding:4px 7px;text-align:right;white-space:nowrap}th{background:#f1f3f6}
 td.l,th.l{text-align:left}tbody tr:nth-child(even){background:#fafbfc}
 figure{margin:10px 0 18px}figure img{max-width:100%;border:1px solid #eceff3}
 figcaption{color:#5b6472;font-size:0.9em;margin-top:4px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(330px,1fr));gap:12px}
 .scroll{overflow-x:auto}code{background:#f1f3f6;padding:1px 4px;border-radius:3px}
+table.sweep{font-size:.85em}table.sweep th{white-space:normal;padding:3px 5px}table.sweep td{padding:3px 5px}
+.sd{color:#5b6472;font-size:.9em}
 """
 
 _CHECK = """
@@ -50,6 +57,10 @@ _CHECK = """
 window.addEventListener('error',function(){bad=true;},true);
 window.addEventListener('load',function(){
  var im=document.images;for(var i=0;i<im.length;i++){if(!im[i].complete||im[i].naturalWidth===0){bad=true;}}
+ var wide=0,sc=document.querySelectorAll('.scroll');for(var j=0;j<sc.length;j++){if(sc[j].scrollWidth>sc[j].clientWidth+1){wide++;}}
+ var m=document.querySelector('main'),last=m&&m.lastElementChild;
+ var spare=last?Math.round(m.getBoundingClientRect().bottom-last.getBoundingClientRect().bottom):0;
+ document.documentElement.setAttribute('data-report-layout',JSON.stringify({overflow:wide,spare:spare,width:window.innerWidth}));
  document.documentElement.setAttribute('data-report-check',bad?'failed':'ok');});})();
 """
 
@@ -91,18 +102,44 @@ def metric_cell(key, split, value, fmt):
             f'title="{exact}">{esc(_fmt(fmt, value))}</td>')
 
 
-def metrics_table(metrics):
+def metric_rows(algorithm=None):
+    """(key, label, format) of the metrics shown for a run of ``algorithm``: SSE once when
+    it is the algorithm's objective, else the algorithm's own objective first."""
+    name = OBJECTIVES.get(algorithm, "SSE")
+    if name == "SSE":
+        return [("sse", "SSE (objective)", "{:.6g}")] + METRIC_ROWS[1:]
+    return [("objective", f"objective: {name}", "{:.6g}")] + METRIC_ROWS
+
+
+def metrics_table(metrics, algorithm=None):
     """Metrics x splits, as in ``kmeanslab run``'s printed table."""
     splits = list(metrics)
     head = "".join(f"<th>{esc(s)}</th>" for s in splits)
-    rows = [("objective", "objective", "{:.6g}")] + METRIC_ROWS
     body = []
-    for key, label, fmt in rows:
+    for key, label, fmt in metric_rows(algorithm):
         if not any(key in metrics[s] for s in splits):
             continue
         cells = "".join(metric_cell(key, s, metrics[s].get(key), fmt) for s in splits)
         body.append(f'<tr><th class="l">{esc(label)}</th>{cells}</tr>')
     return f'<table class="metrics"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def run_title(result):
+    """"digits, k = 10", flagged when the data are a fallback for the set asked for."""
+    cfg, ds = result["config"], result["dataset"]
+    fallback = any(n.startswith("FALLBACK") for n in result.get("notes", []))
+    name = f"{ds['name']} (FALLBACK: not {cfg['dataset']})" if fallback else ds["name"]
+    return f"{name}, k = {cfg['k']}"
+
+
+def unrepresented_note(result):
+    """A line naming the classes that are no cluster's majority, or None."""
+    missing = (result.get("clusters") or {}).get("unrepresented")
+    if not missing:
+        return None
+    return (f"No cluster stands for class{'es' * (len(missing) > 1)} {', '.join(map(str, missing))}: "
+            "every cluster is mostly another class, so majority-vote labelling never predicts "
+            f"{'them' if len(missing) > 1 else 'it'}.")
 
 
 def kv_table(mapping):
@@ -201,14 +238,19 @@ def write_run_report(out, result):
     out = Path(out)
     cfg, ds = result["config"], result["dataset"]
     embed = cfg.get("embed")
-    parts = [f"<h1>kmeanslab run: {esc(ds['name'])}, k = {esc(cfg['k'])}</h1>",
-             f'<p class="sub">{esc(result["estimator"]["class"])} · pipeline '
-             f'{esc(" → ".join(result.get("pipeline", [])))} · {ds["n_train"]} train rows'
-             f'{", " + str(ds["n_test"]) + " test rows" if ds["n_test"] else ""} · '
-             f'{ds["n_features"]} features{" → " + str(ds["n_features_clustered"]) if embed else ""}</p>']
-    parts += [f'<p class="note">{esc(n)}</p>' for n in result.get("notes", [])]
-    parts += ["<h2>Metrics</h2>", metrics_table(result["metrics"]),
+    notes = result.get("notes", [])
+    parts = [f"<h1>kmeanslab run: {esc(run_title(result))}</h1>"]
+    parts += [f'<p class="alarm">{esc(n)}</p>' for n in notes if n.startswith(("FALLBACK", "warning:"))]
+    parts += [f'<p class="sub">{esc(result["estimator"]["class"])} · pipeline '
+              f'{esc(" → ".join(result.get("pipeline", [])))} · {ds["n_train"]} train rows'
+              f'{", " + str(ds["n_test"]) + " test rows" if ds["n_test"] else ""} · '
+              f'{ds["n_features"]} features{" → " + str(ds["n_features_clustered"]) if embed else ""}</p>']
+    parts += [f'<p class="note">{esc(n)}</p>' for n in notes if not n.startswith(("FALLBACK", "warning:"))]
+    parts += ["<h2>Metrics</h2>", metrics_table(result["metrics"], cfg.get("algorithm")),
               '<p class="sub">Test metrics use the cluster → class mappings learned on train.</p>']
+    unrep = unrepresented_note(result)
+    if unrep:
+        parts.append(f'<p class="note" id="unrepresented">{esc(unrep)}</p>')
     clusters = result.get("clusters")
     if clusters:
         rows = [[str(c), str(clusters["majority"][c]), str(clusters["size"][c]),
@@ -218,17 +260,19 @@ def write_run_report(out, result):
         parts += ["<h2>Clusters (train)</h2>",
                   table(["cluster", "majority class", "size", "purity", "Gini"], rows, "clusters")]
     centroid_caption = ("mean image of each cluster's members (the centres live in the "
-                        f"{embed} space)" if embed else "centroids") + ": majority class · purity"
-    parts += ['<h2>Figures</h2><div class="grid">',
-              figure(out / "loss.png", "objective per iteration (best run)"),
-              figure(out / "contingency.png", "train: class × cluster counts"), "</div>",
+                        f"{embed} space)" if embed else "centroids") + ": cluster id: majority class · purity"
+    parts += ["<h2>Figures</h2>",
               figure(out / "centroids.png", centroid_caption),
+              figure(out / "loss.png", "objective per iteration (best run): total and per row"),
+              '<div class="grid">', figure(out / "contingency.png", "train: class × cluster counts"),
+              figure(out / "contingency_test.png", "test: class × cluster counts (clusters of the fit on train)"),
+              "</div>",
               figure(out / "samples.png", "random members of each cluster"),
               '<div class="grid">', figure(out / "typical.png", "most typical members: closest to their centre"),
               figure(out / "atypical.png", "least typical members: farthest from their centre"), "</div>",
               "<h2>Config</h2>", kv_table(cfg),
               "<h2>Timings (s)</h2>", kv_table({k: round(v, 3) for k, v in result.get("timings", {}).items()})]
-    html_text = page(f"kmeanslab run: {ds['name']} k={cfg['k']}", "\n".join(p for p in parts if p))
+    html_text = page(f"kmeanslab run: {run_title(result)}", "\n".join(p for p in parts if p))
     from .._io import atomic_write_bytes
 
     atomic_write_bytes(out / "report.html", html_text.encode("utf-8"))
@@ -237,18 +281,28 @@ def write_run_report(out, result):
 
 # -- sweep --------------------------------------------------------------------------------
 
-def write_sweep_report(out, title, config, axes, header, rows, figures, choose_k=None, notes=()):
+def write_sweep_report(out, title, config, axes, tables, figures, choose_k=None, notes=()):
     """Write ``out/report.html`` for a sweep.
 
-    ``header``/``rows``: the summary table (cells pre-rendered by the caller, as in
-    sweep.md); ``figures``: (file name, caption) pairs in ``out``; ``choose_k``: the
-    criteria tables and picks from :mod:`kmeanslab.sweep`.
+    ``tables``: (split, header, rows) of the summary tables, one per split (cells
+    pre-rendered by the caller, as in sweep.md); ``figures``: (file name, caption) pairs
+    in ``out``; ``choose_k``: the criteria tables and picks from :mod:`.choosek`.
     """
     out = Path(out)
     grid = ", ".join(f"{k} ∈ {{{', '.join(map(str, v))}}}" for k, v in axes.items() if len(v) > 1)
-    parts = [f"<h1>{esc(title)}</h1>", f'<p class="sub">grid: {esc(grid or "one cell")}</p>']
+    unused = {"seed"} | (set() if "soft" in axes.get("algorithm", ()) else {"beta"})
+    if "metric" in axes:  # the metric picks the algorithm: the algorithm axis is unused
+        unused.add("algorithm")
+    fixed = ", ".join(f"{k} {v[0]}" for k, v in axes.items() if len(v) == 1 and v[0] is not None and k not in unused)
+    parts = [f"<h1>{esc(title)}</h1>", f'<p class="sub">grid: {esc(grid or "one cell")}'
+             f'{esc("; every cell: " + fixed) if fixed else ""}</p>']
     parts += [f'<p class="note">{esc(n)}</p>' for n in notes]
-    parts += ["<h2>Results (mean ± sd over seeds)</h2>", table(header, rows, "sweep")]
+    parts.append("<h2>Results (mean ± sd over seeds)</h2>")
+    for split, header, rows in tables:
+        # "mean ± sd" on two lines: the tables stay as wide as their means.
+        rows = [[f'<td>{esc(c.split(" ± ")[0])}<br><span class="sd">± {esc(c.split(" ± ")[1])}</span></td>'
+                 if " ± " in str(c) else c for c in row] for row in rows]
+        parts += [f"<h3>{esc(split)}</h3>", table(header, rows, f"sweep sweep-{split}")]
     if choose_k:
         parts.append("<h2>Choosing k</h2>")
         for group in choose_k:
@@ -261,83 +315,14 @@ def write_sweep_report(out, title, config, axes, header, rows, figures, choose_k
                     for r in group["rows"]]
             parts += [f"<p><b>{esc(label)}</b> — picks: {esc(picks)}</p>",
                       table(["k", "SSE", "silhouette", "Calinski–Harabasz", "Davies–Bouldin"], crit, "choosek")]
-    parts.append('<h2>Figures</h2><div class="grid">')
-    parts += [figure(out / name, caption) for name, caption in figures]
-    parts += ["</div>", "<h2>Base config</h2>", kv_table(config)]
+    # One panel per cell: full width, to be read; the curves share a grid.
+    wide = [(n, c) for n, c in figures if n.startswith("cells_")]
+    parts.append("<h2>Figures</h2>")
+    parts += [figure(out / name, caption) for name, caption in wide]
+    parts.append('<div class="grid">')
+    parts += [figure(out / name, caption) for name, caption in figures if (name, caption) not in wide]
+    parts += ["</div>", "<h2>Config (lists: the grid's values)</h2>", kv_table(config)]
     from .._io import atomic_write_bytes
 
     atomic_write_bytes(out / "report.html", page(title, "\n".join(p for p in parts if p)).encode("utf-8"))
     return out / "report.html"
-
-
-SWEEP_CURVES = (("purity", "purity"), ("gini", "Gini impurity"), ("accuracy_hungarian", "accuracy (Hungarian)"),
-                ("nmi", "NMI"), ("ari", "ARI"))
-BETA_CURVES = (("sse", "SSE"), ("accuracy_hungarian", "accuracy (Hungarian)"), ("nmi", "NMI"))
-BAND = "mean over seeds, band = min–max"
-
-
-def _series(records, x_axis, xs, group_axes, value):
-    """{group label or "": array (n_seeds, len(xs))} of ``value(result)``; NaN where missing."""
-    seeds = sorted({p["seed"] for p, _ in records})
-    groups = {}
-    for p, r in records:
-        label = ", ".join(f"{a}={p[a]}" for a in group_axes)
-        arr = groups.setdefault(label, np.full((len(seeds), len(xs)), np.nan))
-        v = value(r)
-        arr[seeds.index(p["seed"]), xs.index(p[x_axis])] = np.nan if v is None else v
-    return groups
-
-
-def _metric(split, key):
-    return lambda r: r["metrics"].get(split, {}).get(key)
-
-
-def sweep_figures(out, records, axes, splits, choose_k=None):
-    """Write the sweep's curves into ``out``; returns (file name, caption) pairs.
-
-    k varies: elbow.png (train SSE, knee marked) and k_<metric>.png for purity, Gini,
-    accuracy, NMI, ARI (train and test). beta varies: beta_<metric>.png. With choose-k
-    answers: choose_<criterion>.png. Lines are means over seeds with min–max bands;
-    every value is a cell's metric as :mod:`kmeanslab.metrics` computed it.
-    """
-    from .. import plots
-    from .choosek import CRITERIA, knee
-
-    out = Path(out)
-    varying = [a for a in axes if len(axes[a]) > 1]
-    made = []
-
-    def curve(name, caption, x_axis, ylabel, parts, mark=None, mark_label=None, logx=False):
-        xs = sorted(axes[x_axis])
-        group_axes = [a for a in varying if a not in (x_axis, "seed")]
-        ys = {}
-        for prefix, value in parts:
-            for g, arr in _series(records, x_axis, xs, group_axes, value).items():
-                ys[" ".join(s for s in (prefix, g) if s) or ylabel] = arr
-        if mark == "knee":
-            mark = None
-            if len(ys) == 1:
-                mark = knee(xs, np.nanmean(next(iter(ys.values())), axis=0))
-            mark_label = f"knee: k = {mark:g}" if mark is not None else None
-        plots.plot_curve(xs, ys, x_axis, ylabel, path=out / name, mark_x=mark, mark_label=mark_label,
-                         logx=logx, title=caption)
-        made.append((name, f"{caption} ({BAND})"))
-
-    if len(axes["k"]) > 1:
-        curve("elbow.png", "elbow: train SSE vs k (knee: farthest point from the chord)", "k",
-              "SSE (train)", [("", _metric("train", "sse"))], mark="knee")
-        for key, label in SWEEP_CURVES:
-            curve(f"k_{key}.png", f"{label} vs k", "k", label, [(s, _metric(s, key)) for s in splits])
-    if len(axes.get("beta", ())) > 1:
-        for key, label in BETA_CURVES:
-            use = ["train"] if key == "sse" else splits
-            curve(f"beta_{key}.png", f"{label} vs β", "beta", label, [(s, _metric(s, key)) for s in use],
-                  logx=min(axes["beta"]) > 0)
-    if choose_k and len(axes["k"]) > 1:
-        for crit, high in CRITERIA.items():
-            pick = choose_k[0]["picks"][crit] if len(choose_k) == 1 else None
-            curve(f"choose_{crit}.png", f"{crit.replace('_', '–').title()} vs k "
-                  f"({'higher' if high else 'lower'} is better)", "k", crit,
-                  [("", lambda r, c=crit: (r.get("criteria") or {}).get(c))], mark=pick,
-                  mark_label=None if pick is None else f"pick: k = {pick}")
-    return made

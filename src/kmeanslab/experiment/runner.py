@@ -21,25 +21,29 @@ SPLITS = ("train", "test")
 
 
 def load_raw(config, progress=None):
-    """The whole data set of ``config`` (no subsample), falling back to scikit-learn's digits
-    when MNIST is unavailable. Returns (Dataset, notes): notes are one-line messages.
+    """The whole data set of ``config`` (no subsample). Returns (Dataset, notes): notes are
+    one-line messages (what was guessed, where MNIST was found).
 
     A split suffix keeps that part only (see :func:`kmeanslab.data.load_dataset`): e.g.
-    ``mnist:test`` clusters the 10,000 test images with no held-out part.
+    ``mnist:test`` clusters the 10,000 test images with no held-out part. A missing
+    MNIST is an error, unless ``config.fallback == "digits"`` (``make demo``): then the
+    run is on scikit-learn's 8x8 digits, and the first note, starting ``FALLBACK``, says so.
     """
     from .. import data
 
     notes = []
+    options = config.data_options()
     try:
-        ds = data.load_dataset(config.dataset, data_home=config.data_home, download=config.download,
-                               progress=progress)
+        ds = data.load_dataset(config.dataset, progress=progress, **options)
     except data.DataNotFoundError as exc:
         source, split = data.parse_spec(config.dataset)
-        if source != "mnist":
+        if source != "mnist" or config.fallback != "digits":
             raise
-        first = str(exc).splitlines()[0]
-        notes.append(f"MNIST unavailable ({first}); running on scikit-learn's 8x8 digits instead")
-        ds = data.load_dataset("digits" + (f":{split}" if split else ""))
+        notes.append(f"FALLBACK: MNIST is not here, so this demo runs on scikit-learn's 8x8 digits "
+                     f"(1,797 images), not on MNIST. {exc}")
+        options.update(data_home=None, download=False)
+        ds = data.load_dataset("digits" + (f":{split}" if split else ""), **options)
+    notes += list(ds.notes)
     if ds.lazy and config.embed:
         raise ValueError(f"dataset {config.dataset!r} is read lazily (out of core); --embed needs "
                          "the rows in memory: use --subsample N, or no --embed")
@@ -107,10 +111,11 @@ def evaluate_splits(model, splits):
     return results, labels, mappings
 
 
-def fit_evaluate(config, ds, X_train, X_test):
+def fit_evaluate(config, ds, X_train, X_test, mappings=False):
     """Fit the estimator of ``config`` on prepared data and evaluate it on train and test.
 
-    Returns (model, metrics per split, labels per split, fit seconds).
+    Returns (model, metrics per split, labels per split, fit seconds[, the cluster -> class
+    mappings learned on train, when ``mappings``]).
     """
     model = make_estimator(config)
     if config.dask_workers or config.scheduler:
@@ -121,8 +126,8 @@ def fit_evaluate(config, ds, X_train, X_test):
     splits = {"train": (X_train, ds.y_train)}
     if X_test is not None:
         splits["test"] = (X_test, ds.y_test)
-    results, labels, _ = evaluate_splits(model, splits)
-    return model, results, labels, seconds
+    results, labels, maps = evaluate_splits(model, splits)
+    return (model, results, labels, seconds) + ((maps,) if mappings else ())
 
 
 EVAL_ROWS = 60_000  # rows of a lazily loaded dataset kept in memory for metrics and figures
@@ -143,8 +148,8 @@ def _fit_evaluate_lazy(config, ds, X):
     X_s = np.asarray(X[idx])
     y_s = ds.y_train[idx] if ds.y_train is not None else None
     ds = dataclasses.replace(ds, X_train=X_s, y_train=y_s)
-    results, labels, _ = evaluate_splits(view, {"train": (X_s, y_s)})
-    return view, results, labels, seconds, ds, X_s
+    results, labels, maps = evaluate_splits(view, {"train": (X_s, y_s)})
+    return view, results, labels, seconds, ds, X_s, maps
 
 
 def _dask_client(config):
@@ -166,35 +171,54 @@ def _dask_client(config):
     return stack
 
 
-def run(config, *, log=None, progress=None):
-    """Run one experiment and write its folder; returns the result dict (as in metrics.json).
+def run(config=None, *, log=None, progress=None, force=False, **settings):
+    """Run one experiment and write its folder; returns a :class:`RunResult` (the fitted
+    pipeline, the mappings, the metrics and the files written; it reads as the dict of
+    metrics.json, and renders as a table and the centroids in Jupyter).
 
     Parameters
     ----------
-    config : RunConfig
+    config : RunConfig, optional
+        Or give its fields as keywords: ``run(dataset="mnist", k=10)``.
     log : callable(str), optional
         Receives one line per stage (the CLI prints them); the library never prints.
     progress : callable(filename, done, total), optional
         Download progress, passed to the loader.
+    force : bool
+        Write into ``config.out`` even when it holds a different run or a sweep (whose
+        files are then removed); without it that is an error, and nothing is touched.
     """
+    from .config import RunConfig
+
+    if config is None:
+        config = RunConfig.from_dict(settings, source="run()")
+    elif settings:
+        raise TypeError("give a RunConfig or keyword settings, not both")
     with interrupt_guard():  # a Ctrl-C swallowed by a library still stops the run
-        return _run(config, log, progress)
+        return _run(config, log, progress, force)
 
 
-def _run(config, log, progress):
+def _run(config, log, progress, force):
     from .. import metrics
     from ..embed import check_available, make_pipeline
+    from .config import RunConfig
+    from .outputs import claim_folder
+    from .result import RunResult
 
     config = config.validated()
     check_available(config.embed)  # before the data are loaded, not after
     say = log or (lambda msg: logger.info(msg))
     out = Path(config.out)
+    latest = config.out == RunConfig.out  # the default folder holds the latest run, whichever
+    stale = claim_folder(out, "run", config.to_dict(), force, replace_run=latest)
+    if latest and (out / "metrics.json").is_file():
+        say(f"note: replacing the previous run in {out}/ (--out DIR keeps runs side by side)")
     timings = {}
 
     t0 = time.perf_counter()
     ds, notes = load_data(config, progress=progress)
     for note in notes:
-        say(f"note: {note}")
+        say(note if note.startswith(("FALLBACK", "warning:")) else f"note: {note}")
     timings["load"] = time.perf_counter() - t0
     say(f"loaded {ds.name}: train {ds.X_train.shape}" +
         (f", test {ds.X_test.shape}" if ds.X_test is not None else "") + f" in {timings['load']:.1f} s")
@@ -211,12 +235,14 @@ def _run(config, log, progress):
     with _dask_client(config):
         if _lazy(X_train):
             n_all = X_train.shape[0]
-            model, results, labels, timings["fit"], ds, X_train = _fit_evaluate_lazy(config, ds, X_train)
+            model, results, labels, timings["fit"], ds, X_train, mappings = \
+                _fit_evaluate_lazy(config, ds, X_train)
             notes.append(f"fitted on all {n_all} rows out of core; metrics and figures on a seeded "
                          f"sample of {X_train.shape[0]} rows (objective: all rows)")
             say(f"note: {notes[-1]}")
         else:
-            model, results, labels, timings["fit"] = fit_evaluate(config, ds, X_train, X_test)
+            model, results, labels, timings["fit"], mappings = fit_evaluate(config, ds, X_train, X_test,
+                                                                            mappings=True)
     say(f"fitted in {timings['fit']:.1f} s ({model.n_iter_} iterations in the best run)")
     pipeline = make_pipeline(front, model)
 
@@ -224,7 +250,7 @@ def _run(config, log, progress):
         if ds.y_train is not None else None
     result = {
         "config": config.to_dict(),
-        "dataset": {"name": ds.name, "n_train": int(X_train.shape[0]),
+        "dataset": {"name": ds.name, "fingerprint": ds.fingerprint, "n_train": int(X_train.shape[0]),
                     "n_test": int(X_test.shape[0]) if X_test is not None else 0,
                     "n_features": int(ds.X_train.shape[1]),
                     "n_features_clustered": int(X_train.shape[1]),
@@ -240,7 +266,7 @@ def _run(config, log, progress):
     }
 
     say(f"writing {out}/")
-    write_run(out, result, pipeline, labels, ds, X_train, summary)
-    return result
+    written = write_run(out, result, pipeline, labels, ds, X_train, summary, mappings, stale)
+    return RunResult(result, pipeline, mappings, labels, out, written)
 
 

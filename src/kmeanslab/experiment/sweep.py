@@ -22,8 +22,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .._io import atomic_write_json, checkpoint, interrupt_guard, interrupted
-from .config import RunConfig
+from .config import METRIC_ALGORITHMS, RunConfig
 
 __all__ = ["AXES", "METRIC_ALGORITHMS", "SweepSpec", "SweepInterrupted", "parse_values", "sweep_from_dict",
            "cells", "run_sweep", "cell_id", "sanitize"]
@@ -31,7 +33,6 @@ __all__ = ["AXES", "METRIC_ALGORITHMS", "SweepSpec", "SweepInterrupted", "parse_
 # Grid axes in table order; the data-side ones (preprocess, embed) first, so that cells
 # sharing prepared data are neighbours when run in grid order.
 AXES = ("preprocess", "embed", "algorithm", "metric", "init", "beta", "k", "seed")
-METRIC_ALGORITHMS = {"euclidean": "kmeans", "manhattan": "kmedians", "cosine": "spherical"}
 OPTIONS = ("jobs", "choose_k", "silhouette_sample")
 _INT_AXES = ("k", "seed")
 _FLOAT_AXES = ("beta",)
@@ -158,19 +159,23 @@ def sanitize(text, limit=40):
     return text[:limit]
 
 
-def cell_id(params, varying, config):
+def cell_id(params, varying, config, fingerprint=""):
     """Readable id of a cell from the values of the varying axes, plus a hash of its
-    whole config, so that changing a base setting never reuses an old cell."""
+    whole config and of the data it is computed on (``fingerprint``, see
+    :attr:`kmeanslab.data.Dataset.fingerprint`), so that changing a base setting or the
+    input data never reuses an old cell."""
     settings = config.to_dict()
-    for key in ("out", "data_home", "download"):  # where, not what: same results
+    for key in ("out", "data_home", "download"):  # where, not what: the fingerprint covers the data
         settings.pop(key)
+    settings["data"] = fingerprint
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:10]
     name = "_".join(f"{a}={params[a]}" for a in varying)
     return f"{sanitize(name, 80)}-{digest}" if name else digest
 
 
-def cells(spec):
-    """``[(cell id, RunConfig, params)]`` in grid order (last axis fastest)."""
+def cells(spec, fingerprint=""):
+    """``[(cell id, RunConfig, params)]`` in grid order (last axis fastest); ``params``
+    holds each axis's value, the algorithm a metric picks included."""
     import itertools
 
     names = list(spec.axes)
@@ -178,11 +183,10 @@ def cells(spec):
     result = []
     for combo in itertools.product(*(spec.axes[a] for a in names)):
         params = dict(zip(names, combo))
-        values = {a: v for a, v in params.items() if a != "metric"}
         if "metric" in params:
-            values["algorithm"] = METRIC_ALGORITHMS[params["metric"]]
-        config = dataclasses.replace(spec.base, **values)
-        result.append((cell_id(params, varying, config), config, params))
+            params["algorithm"] = METRIC_ALGORITHMS[params["metric"]]
+        config = dataclasses.replace(spec.base, **params)
+        result.append((cell_id(params, varying, config, fingerprint), config, params))
     return result
 
 
@@ -193,42 +197,70 @@ _CACHE = {"raw": {}, "prepared": {}}
 
 def data_key(config):
     """What the prepared data of a cell depend on: cells with equal keys share them."""
-    raw_key = (config.dataset, str(config.data_home), config.download)
+    from ..data import source_stamp
+
+    # The files' sizes and times too: a data file changed in place is loaded again.
+    raw_key = (config.dataset, source_stamp(config.dataset), str(config.data_home), config.download,
+               config.fallback, config.test_size, str(config.columns), str(config.label_column), config.no_labels)
     # The subsample and the embedding are drawn with the run's seed.
     seeded = config.subsample is not None or config.embed not in (None, "none")
     return raw_key, (config.subsample, config.preprocess, str(config.embed), config.seed if seeded else -1)
 
 
-def _prepared(config):
-    """(Dataset, X_train, X_test, notes) for ``config``, cached in this process."""
-    from .runner import load_raw, prepare, subsample
+def _raw(config):
+    """(Dataset, notes) of ``config`` as loaded, cached in this process (one at a time)."""
+    from .runner import load_raw
 
-    raw_key, _ = key = data_key(config)
+    raw_key, _ = data_key(config)
     if raw_key not in _CACHE["raw"]:
-        _CACHE["raw"] = {raw_key: load_raw(config)}  # one data set held at a time
-    ds, notes = _CACHE["raw"][raw_key]
+        _CACHE["raw"] = {raw_key: load_raw(config)}
+        _CACHE["prepared"] = {}
+    return _CACHE["raw"][raw_key]
+
+
+def data_fingerprint(config):
+    """The fingerprint of the data set ``config`` loads (loaded once per process)."""
+    return _raw(config)[0].fingerprint
+
+
+def _prepared(config):
+    """(Dataset, X_train, X_test, front, notes) for ``config``, cached in this process."""
+    from .runner import prepare, subsample
+
+    key = data_key(config)
+    ds, notes = _raw(config)
     prepared = _CACHE["prepared"]
     if key not in prepared:
         if len(prepared) >= 2:
             prepared.pop(next(iter(prepared)))
         part = subsample(ds, config)
-        _, X_train, X_test = prepare(config, part)
-        prepared[key] = (part, X_train, X_test)
+        front, X_train, X_test = prepare(config, part)
+        prepared[key] = (part, X_train, X_test, front)
     return prepared[key] + (notes,)
 
 
-def run_cell(config, params, choose_k=False, silhouette_sample=2000):
-    """Fit and evaluate one cell; returns its JSON-ready result."""
-    from .outputs import plain
+def run_cell(config, params, choose_k=False, silhouette_sample=2000, centroids=False):
+    """Fit and evaluate one cell; returns its JSON-ready result (with the train
+    contingency matrix, and with ``centroids`` the centres as the images they stand for)."""
+    from .. import metrics
+    from .outputs import display_centers, plain
     from .runner import fit_evaluate
 
     config = config.validated()
-    ds, X_train, X_test, notes = _prepared(config)
+    ds, X_train, X_test, front, notes = _prepared(config)
     model, results, labels, seconds = fit_evaluate(config, ds, X_train, X_test)
     out = {"params": params, "config": config.to_dict(), "metrics": results,
            "n_iter": int(model.n_iter_), "n_train": int(X_train.shape[0]),
            "n_test": int(X_test.shape[0]) if X_test is not None else 0,
-           "dataset": ds.name, "notes": notes, "seconds": seconds}
+           "dataset": ds.name, "fingerprint": ds.fingerprint, "notes": notes, "seconds": seconds}
+    if ds.y_train is not None:
+        summary = metrics.cluster_summary(ds.y_train, labels["train"], n_clusters=config.k)
+        cm = metrics.contingency_matrix(ds.y_train, labels["train"], n_clusters=config.k)
+        out["contingency"] = {"classes": cm.classes, "matrix": cm.matrix, "majority": summary["majority"]}
+    if centroids and ds.image_shape is not None:
+        centers, _ = display_centers(front, model, ds.X_train, labels["train"], config.embed)
+        out["centroids"] = np.asarray(centers, dtype=np.float32).round(4)
+        out["image_shape"] = list(ds.image_shape)
     if choose_k:
         from .choosek import criteria
 
@@ -247,8 +279,8 @@ def _worker_init(threads):
     threadpool_limits(threads)
 
 
-def _worker(cid, config, params, choose_k, silhouette_sample):
-    return cid, run_cell(config, params, choose_k, silhouette_sample)
+def _worker(cid, config, params, choose_k, silhouette_sample, centroids):
+    return cid, run_cell(config, params, choose_k, silhouette_sample, centroids)
 
 
 # -- the grid -----------------------------------------------------------------------------
@@ -261,7 +293,7 @@ def load_cell(path):
         return None
 
 
-def run_sweep(spec, out, *, jobs=None, on_progress=None):
+def run_sweep(spec, out, *, jobs=None, on_progress=None, force=False):
     """Run every unfinished cell of ``spec``, writing ``out/cells/<id>.json``.
 
     Returns ``[(cell id, params, result)]`` in grid order. ``on_progress(event)`` gets a
@@ -269,12 +301,19 @@ def run_sweep(spec, out, *, jobs=None, on_progress=None):
     ``elapsed`` (s) and ``cell`` (id of the cell just finished, or None at the start).
     On Ctrl-C raises :class:`SweepInterrupted` after the running cells are stopped; a
     cell is saved only if no Ctrl-C came while it ran (see :func:`_io.interrupt_guard`).
+    A folder holding a run is refused unless ``force`` (its files are then removed).
     """
+    from .outputs import claim_folder, remove_stale
+    from .sweep_figures import categorical
+
     out = Path(out)
+    stale = claim_folder(out, "sweep", spec.base.to_dict(), force)
+    jobs = spec.jobs if jobs is None else jobs
+    grid = cells(spec, data_fingerprint(spec.base))
+    centroids = bool(categorical(spec.axes))  # drawn side by side: the cells keep them
     cell_dir = out / "cells"
     cell_dir.mkdir(parents=True, exist_ok=True)
-    jobs = spec.jobs if jobs is None else jobs
-    grid = cells(spec)
+    remove_stale(stale, ())
     results = {cid: load_cell(cell_dir / f"{cid}.json") for cid, _, _ in grid}
     todo = [(cid, cfg, params) for cid, cfg, params in grid if results[cid] is None]
     # Cells sharing prepared data run one after another (stable: grid order within).
@@ -303,9 +342,9 @@ def run_sweep(spec, out, *, jobs=None, on_progress=None):
             if jobs <= 1 or len(todo) <= 1:
                 for cid, cfg, params in todo:
                     checkpoint("cell-start")
-                    finish(cid, run_cell(cfg, params, spec.choose_k, spec.silhouette_sample))
+                    finish(cid, run_cell(cfg, params, spec.choose_k, spec.silhouette_sample, centroids))
             else:
-                _run_parallel(todo, jobs, spec, finish)
+                _run_parallel(todo, jobs, spec, finish, centroids)
     except (KeyboardInterrupt, SystemError) as exc:
         if not interrupted(exc):
             raise
@@ -313,7 +352,7 @@ def run_sweep(spec, out, *, jobs=None, on_progress=None):
     return [(cid, params, results[cid]) for cid, _, params in grid]
 
 
-def _run_parallel(todo, jobs, spec, finish):
+def _run_parallel(todo, jobs, spec, finish, centroids):
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -322,7 +361,7 @@ def _run_parallel(todo, jobs, spec, finish):
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_worker_init, initargs=(threads,))
     try:
-        pending = {pool.submit(_worker, cid, cfg, params, spec.choose_k, spec.silhouette_sample)
+        pending = {pool.submit(_worker, cid, cfg, params, spec.choose_k, spec.silhouette_sample, centroids)
                    for cid, cfg, params in todo}
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
