@@ -660,3 +660,21 @@ def test_final_labels_after_a_relocation_are_the_nearest_centres(algorithm):
         ref = SKKMeans(2, init=init, n_init=1, algorithm="lloyd" if algorithm == "hamerly" else algorithm).fit(X)
     np.testing.assert_array_equal(got.labels_, ref.labels_)
     np.testing.assert_array_equal(got.labels_, np.zeros(5))
+
+
+def test_a_lloyd_step_keeps_no_block_in_its_cache():
+    """Streamed Dask blocks take Lloyd steps: a block's cache must not hold the block (it
+    would stay in worker memory for the whole fit); bounds steppers are kept."""
+    import sys
+
+    from kmeanslab.cluster import _engine
+    from kmeanslab.cluster._methods import SquaredEuclidean
+
+    X = np.random.RandomState(0).rand(300, 4).astype(np.float32)
+    data = _engine.Data(X, np.ones(300, np.float32))
+    for algorithm, kept in (("lloyd", False), ("hamerly", True)):
+        cache = {}
+        before = sys.getrefcount(data)
+        SquaredEuclidean(3, algorithm).step(data, cache, 0, X[:3].copy())
+        assert ("stepper" in cache) is kept
+        assert (sys.getrefcount(data) > before) is kept

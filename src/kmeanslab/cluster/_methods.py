@@ -108,7 +108,8 @@ class Method:
                 stepper.relocated(*moves)
         else:
             stepper = make_step(self.algorithm, data, self.k)
-        cache["stepper"] = (stepper, it)
+        if self.algorithm != "lloyd":  # bounds to keep; a Lloyd step keeps nothing (and the
+            cache["stepper"] = (stepper, it)  # block it holds must not outlive a streamed pass)
         return stepper
 
     def step(self, data, cache, it, centers, moves=None):
