@@ -85,8 +85,9 @@ def references(names):
         try:
             __import__(mod)
             refs[name] = fn
-        except ImportError:
-            pass
+        except ImportError:  # said, not silently dropped from the table
+            print(f"bench_kmeans: {name} is not installed, so it is not in the table "
+                  f"(pip install -e '.[bench]')", file=sys.stderr, flush=True)
     return refs
 
 
