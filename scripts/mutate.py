@@ -96,6 +96,40 @@ def write_config(work, key):
         "timeout_constant = 20.0\n")
 
 
+SITECUSTOMIZE = """\
+# Written by scripts/mutate.py. The editable install (scikit-build-core) redirects every
+# kmeanslab module to the source tree, so mutmut's tests would import the original code,
+# not the mutants: keep its redirect for the compiled kernels (kmeanslab._core) only.
+import importlib.util
+import os
+import sys
+
+
+class _CoreOnly:
+    def __init__(self, path):
+        self.path = path
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "kmeanslab._core":
+            return importlib.util.spec_from_file_location(name, self.path)
+        return None
+
+
+for _i, _f in enumerate(list(sys.meta_path)):
+    if type(_f).__name__ == "ScikitBuildRedirectingFinder":
+        sys.meta_path[_i] = _CoreOnly(os.path.join(_f.dir, _f.known_wheel_files["kmeanslab._core"]))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p) != {src!r}]
+"""
+
+
+def write_sitecustomize(work):
+    """A folder holding the sitecustomize above (put on PYTHONPATH for mutmut's runs)."""
+    folder = work / "_site"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(SITECUSTOMIZE.format(src=str(ROOT / PKG.split("/")[0])))
+    return folder
+
+
 def mutmut(work, env, *args, log=None):
     cmd = [sys.executable, "-m", "mutmut", *args]
     if log is None:
@@ -121,7 +155,8 @@ def run_module(key, max_children, fresh, sample, seed):
     write_config(work, key)
     # mutmut forks a worker per mutant from a process that has run the kernels: GNU
     # OpenMP's thread pool does not survive a fork, a single thread has none to lose.
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1",
+               PYTHONPATH=str(write_sitecustomize(work)))
     log = work / "mutmut-run.log"
     log.write_text("")
     print(f"mutate: {key} (mutmut's progress in {log.relative_to(ROOT)})", flush=True)
