@@ -480,3 +480,20 @@ def test_one_pass_finiteness_and_magnitude_scan(dtype, shape):
             for form in (bad, sp.csr_matrix(bad)):
                 with pytest.raises(ValueError, match="X contains"):
                     check_finite_X(form)
+
+
+def test_mean_variance_leaves_out_all_zero_rows_when_asked():
+    """SphericalKMeans' tolerance: the variance of the rows that have a direction (dense and
+    CSR alike); by default every row counts."""
+    from kmeanslab.cluster._engine import Data
+    from kmeanslab.cluster._loop import mean_variance
+    from kmeanslab.cluster.backends import LocalBackend
+
+    rng = np.random.RandomState(4)
+    X = rng.rand(400, 6) + 2.0
+    X[::5] = 0.0
+    for data in (X, sp.csr_matrix(X)):
+        backend = LocalBackend(Data(data, np.ones(400)))
+        assert mean_variance(backend, skip_zero_rows=True) == pytest.approx(
+            np.var(X[np.any(X != 0, axis=1)], axis=0).mean(), rel=1e-9)
+        assert mean_variance(backend) == pytest.approx(np.var(X, axis=0).mean(), rel=1e-9)

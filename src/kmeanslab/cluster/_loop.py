@@ -124,13 +124,11 @@ def run(method, backend, centers, max_iter, tol, say=None):
             "history": history, "counts": counts}
 
 
-def finish(method, backend, centers, it=-1, strict=False, moves=None):
+def finish(method, backend, centers, it=-1, strict=False):
     """(labels as the backend keeps them, objective, weight per cluster) of the final
     centres: after a strict stop at step ``it`` its labels, else the nearest centres'."""
-    pb = _pairs(moves, backend)
-    objective, counts = backend.map_reduce(method.final_stats, it, centers, strict, per_block=pb,
-                                           combine=_add_pairs)
-    labels = backend.labels(backend.map_keep(method.final_labels, it, centers, strict, per_block=pb))
+    objective, counts = backend.map_reduce(method.final_stats, it, centers, strict, combine=_add_pairs)
+    labels = backend.labels(backend.map_keep(method.final_labels, it, centers, strict))
     return labels, method.objective(objective), counts
 
 
@@ -155,12 +153,9 @@ def _moments(data, cache, shift, skip_zero_rows):
         keep = np.flatnonzero(data.x_sq > 0)
         data = type(data)(data.X[keep], data.w[keep], data.x_sq[keep])
     X = data.X
-    if data.sparse:
+    if data.sparse:  # unshifted (mean_variance gives sparse rows a zero shift: no densifying)
         Xs = X.astype(np.float64)
-        first = np.asarray(Xs.sum(axis=0)).ravel() - data.n * shift
-        second = np.asarray(Xs.multiply(Xs).sum(axis=0)).ravel() - 2 * shift * (first + data.n * shift) \
-            + data.n * shift * shift
-        return data.n, np.stack([first, second])
+        return data.n, np.stack([np.asarray(Xs.sum(axis=0)).ravel(), np.asarray(Xs.multiply(Xs).sum(axis=0)).ravel()])
     part = np.zeros((_dk.n_slots(data.n, 2, data.d), 2, data.d))
     _dk.column_sums(X, shift, part)
     return data.n, part.sum(axis=0)

@@ -163,24 +163,25 @@ class Method:
             np.add.at(out, lab, part)
         return out
 
-    def final_stats(self, data, cache, it, centers, strict, moves=None):
+    def final_stats(self, data, cache, it, centers, strict):
         """The objective of the block's final labels under ``centers`` and the weight per
         cluster; the labels stay in the cache for :meth:`final_labels`. Final labels are
-        the last step's after a strict stop, else those of ``centers``; ``moves``: the
-        last step's relocations, which a bounds stepper must know of."""
-        labels, objective = self._final(data, cache, it, centers, strict, moves)
+        the last step's after a strict stop (before its relocations), else those of
+        ``centers`` (the bounds stepper not told of the last relocations: its bounds hold
+        for its own labels, and ties go to the lowest index)."""
+        labels, objective = self._final(data, cache, it, centers, strict)
         cache["final"] = labels
         return objective, np.bincount(labels, weights=data.w.astype(np.float64), minlength=self.k)
 
-    def final_labels(self, data, cache, it, centers, strict, moves=None):
+    def final_labels(self, data, cache, it, centers, strict):
         got = cache.get("final")
-        return got if got is not None else self._final(data, cache, it, centers, strict, moves)[0]
+        return got if got is not None else self._final(data, cache, it, centers, strict)[0]
 
-    def _final(self, data, cache, it, centers, strict, moves):
+    def _final(self, data, cache, it, centers, strict):
         if strict:
             labels = self.labels_of(data, cache, it, centers).copy()
         else:
-            stepper = self._stepper(data, cache, it + 1, moves)
+            stepper = self._stepper(data, cache, it + 1, None)
             # The bounds, carried over the centres' last move, make this cheap.
             labels = self._fix_labels(data, stepper.assign(centers)).copy()
         return labels, self._step_objective(_engine.exact_sse(data, centers, labels))
@@ -260,7 +261,7 @@ class Soft(Method):
         st = _engine.soft_step(data, centers, self.beta)
         return Partial(st.sums, st.mass, st.objective, (digest(st.labels),))
 
-    def _final(self, data, cache, it, centers, strict, moves):
+    def _final(self, data, cache, it, centers, strict):
         st = _engine.soft_step(data, centers, self.beta, accumulate=False)
         return st.labels, st.objective
 
@@ -306,6 +307,6 @@ class Manhattan(Method):
             labels[moves[0]] = moves[2]
         return labels
 
-    def _final(self, data, cache, it, centers, strict, moves):
+    def _final(self, data, cache, it, centers, strict):
         labels, _, objective = _engine.l1_assign(data, centers)
         return labels, objective
