@@ -17,6 +17,8 @@ spread. A backend holding all rows in one block computes them with the kernel in
 
 import numpy as np
 
+from . import _methods
+
 DIGIT = 4
 BUCKETS = 1 << DIGIT
 _UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
@@ -60,10 +62,6 @@ def _pass(data, cache, it, centers, method, prefixes, shift, moves=None):
     return out
 
 
-def _add(*parts):
-    return sum(parts[1:], parts[0])
-
-
 def radix_medians(backend, method, centers, it, moves):
     """Weighted coordinate-wise medians of each cluster's rows (the step ``it``'s labels with
     ``moves`` applied, per block), float64 (K, d); a cluster without weight keeps its centre."""
@@ -76,7 +74,7 @@ def radix_medians(backend, method, centers, it, moves):
     total = None
     per_block = [(m,) for m in moves] if moves else None
     for shift in range(bits - DIGIT, -1, -DIGIT):
-        hist = backend.map_reduce(_pass, it, centers, method, prefixes, shift, combine=_add,
+        hist = backend.map_reduce(_pass, it, centers, method, prefixes, shift, combine=_methods.add,
                                   per_block=per_block)
         hist = hist.reshape(2, k, d, BUCKETS)
         if total is None:

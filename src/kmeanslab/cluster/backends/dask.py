@@ -27,7 +27,7 @@ logger = logging.getLogger("kmeanslab")
 
 SPLIT_EVERY = 8  # fan-in of the tree reductions
 RETRIES = 3  # runs of a pass that failed because workers were lost
-SCATTER_BYTES = 64 * 2**10  # arguments above this size are scattered, not sent with each task
+SCATTER_BYTES = 4 * 2**20  # an argument all a pass's tasks would carry past this is scattered once
 _LOST = ("KilledWorker", "CommClosedError", "FutureCancelledError", "CancelledError")
 
 # On each worker (and in the client for local schedulers): (run key, block) -> cache dict.
@@ -110,6 +110,16 @@ def _call_group(fn, run, bs, args, items):
 def _drop(run):
     for key in [k for k in _CACHES if k[0] == run]:
         del _CACHES[key]
+
+
+def _scatter_large(c, args, copies):
+    """``args`` with each array that ``copies`` tasks would carry past SCATTER_BYTES in all
+    sent to every worker once instead (a future in its place)."""
+    args = list(args)
+    for i, a in enumerate(args):
+        if isinstance(a, np.ndarray) and a.nbytes * copies > SCATTER_BYTES:
+            args[i] = c.scatter(a, broadcast=True, hash=False)
+    return args
 
 
 def _tree(parts, combine, submit):
@@ -213,11 +223,7 @@ class DaskBackend:
             return [call(fn, self.run, b, blk, *args, *per_block[b]) for b, blk in enumerate(self.blocks)], None
         from distributed import futures_of
 
-        big = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.nbytes > SCATTER_BYTES]
-        args = list(args)
-        if big:
-            for i, f in zip(big, c.scatter([args[i] for i in big], broadcast=True, hash=False)):
-                args[i] = f
+        args = _scatter_large(c, args, self.n_blocks)
         return [c.submit(_call, fn, self.run, b, futures_of(blk)[0], *args, *per_block[b], pure=False)
                 for b, blk in enumerate(self.blocks)], c
 
@@ -235,11 +241,7 @@ class DaskBackend:
             for b, blk in enumerate(self.blocks):
                 holders = sorted(who.get(futures_of(blk)[0].key, ())) or [None]
                 self._where.setdefault(holders[0], []).append(b)
-        args = list(args)
-        copies = len(self._where)
-        for i, a in enumerate(args):  # large arguments go to each worker once, not with each task
-            if isinstance(a, np.ndarray) and a.nbytes * copies > SCATTER_BYTES * 64:
-                args[i] = c.scatter(a, broadcast=True, hash=False)
+        args = _scatter_large(c, args, len(self._where))
         tasks = []
         for addr, bs in self._where.items():
             items = [(futures_of(self.blocks[b])[0], per_block[b]) for b in bs]
