@@ -29,27 +29,36 @@ def level():
 
 def _fits(X):
     """Every kernel family on X: Lloyd (dense and CSR), Hamerly, Elkan (on grid data: its
-    byte copy), k-means++ seeding, soft k-means, k-medians."""
+    byte copy), k-means++ seeding, soft k-means, k-medians; and 40 centres (packed panels)."""
     out = {}
     for alg in ("lloyd", "hamerly", "elkan"):
         out[alg] = KMeans(9, n_init=1, random_state=0, algorithm=alg, tol=0).fit(X)
     out["csr"] = KMeans(9, n_init=1, random_state=0, tol=0).fit(sp.csr_matrix(X))
     out["soft"] = SoftKMeans(5, beta=0.5, n_init=1, random_state=0, max_iter=20).fit(X)
     out["kmedians"] = KMedians(5, n_init=1, random_state=0, max_iter=20).fit(X)
+    out["many"] = KMeans(40, n_init=1, random_state=0, algorithm="lloyd", max_iter=10).fit(X)
     return out
 
 
-def _grid_data(dtype):
-    X, _ = make_blobs(3000, n_features=24, centers=9, cluster_std=2.5, random_state=3)
+def _grid_data(dtype, mostly_zero=False):
+    """256 levels (Elkan reads a byte copy). mostly_zero: 64 features, each cluster's rows
+    zero outside its own fifth of them (every fourth row full), so that the kernels' products
+    through a row's non-zeros and their tiles both run."""
+    d = 64 if mostly_zero else 24
+    X, y = make_blobs(3000, n_features=d, centers=9, cluster_std=2.5, random_state=3)
     X = (X - X.min()) / (X.max() - X.min())
-    return (np.rint(X * 255) / 255).astype(dtype)  # 256 levels: Elkan reads a byte copy
+    if mostly_zero:
+        support = np.random.RandomState(3).rand(9, d) < 0.2
+        X = np.where(support[y] | (np.arange(len(X)) % 4 == 0)[:, None], X, 0)
+    return (np.rint(X * 255) / 255).astype(dtype)
 
 
+@pytest.mark.parametrize("mostly_zero", [False, True], ids=["full", "mostly-zero"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_levels_give_the_same_labels_and_threads_the_same_bits(level, dtype):
+def test_levels_give_the_same_labels_and_threads_the_same_bits(level, dtype, mostly_zero):
     """At every level the CPU runs: 1 and 2 OpenMP threads give bit-identical fits; every
     level gives the labels of the others (centres may differ in the last bits)."""
-    X = _grid_data(dtype)
+    X = _grid_data(dtype, mostly_zero)
     per_level = {}
     for name in LEVELS:
         _core.set_cpu_level(name)

@@ -15,8 +15,13 @@ template <class T> struct Dense { const T* x; i64 n, d; };
 template <class T, class I> struct Csr { const T* data; const I* indices; const I* indptr; i64 n, d; };
 
 // Centres C (k, d); CT (d, k) its transpose (CSR products), c_sq their squared norms;
-// panels: C packed for the outer-product tiles (set by the kernels, null when unused).
-template <class T> struct Centres { const T* C; const T* CT; const T* c_sq; i64 k; const T* panels; };
+// panels: C packed for the outer-product tiles; ct_pad: C transposed, each row of k_pad
+// values (zero past k), for the products of mostly-zero dense rows (both set by the
+// kernels, null when unused).
+template <class T> struct Centres {
+    const T* C; const T* CT; const T* c_sq; i64 k; const T* panels = nullptr;
+    const T* ct_pad = nullptr; i64 k_pad = 0;
+};
 
 template <class T> struct Lloyd {
     const double* w; const T* x_sq; Centres<T> c; double err;

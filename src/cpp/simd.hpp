@@ -207,12 +207,30 @@ template <class T> inline Vec<T> splat(T x) {  // one broadcast instruction
 constexpr i64 MR = 6, KC = 256;
 template <class T> constexpr i64 panel_width() { return 2 * lanes<T>(); }
 
+// Dense rows with at most this share of non-zeros (MNIST digits: ~19 %) are multiplied
+// through their non-zeros and the transposed centres: fewer products than the tiles.
+constexpr i64 SPARSE_DEN = 3;        // a row is sparse when nnz * SPARSE_DEN <= d
+constexpr i64 SPARSE_MIN_D = 32;     // below this many features the tiles only
+constexpr i64 SPARSE_MAX_VEC = 12;   // centre vectors accumulated in registers at once
+
 template <class T> struct Packed {
     kml::Centres<T> c;
     T* mem = nullptr;
+    T* ct_mem = nullptr;
+    // Centres of dense rows (CT null): the panels for many centres, and the padded
+    // transpose for the sparse rows.
     Packed(const kml::Centres<T>& centres, i64 d) : c(centres) {
-        constexpr i64 NR = panel_width<T>();
-        if (!c.C || c.k < NR) return;  // few centres: the inner-product tiles
+        constexpr i64 NR = panel_width<T>(), L = lanes<T>();
+        if (!c.C || c.CT) return;
+        if (d >= SPARSE_MIN_D) {
+            const i64 kp = (c.k + L - 1) / L * L;
+            ct_mem = new T[d * kp];
+            for (i64 t = 0; t < d; ++t)
+                for (i64 j = 0; j < kp; ++j) ct_mem[t * kp + j] = j < c.k ? c.C[j * d + t] : T(0);
+            c.ct_pad = ct_mem;
+            c.k_pad = kp;
+        }
+        if (c.k < NR) return;  // few centres: the inner-product tiles
         const i64 n_panels = (c.k + NR - 1) / NR;
         mem = new T[n_panels * d * NR];
         for (i64 p = 0; p < n_panels; ++p)
@@ -222,7 +240,10 @@ template <class T> struct Packed {
             }
         c.panels = mem;
     }
-    ~Packed() { delete[] mem; }
+    ~Packed() {
+        delete[] mem;
+        delete[] ct_mem;
+    }
     Packed(const Packed&) = delete;
     Packed& operator=(const Packed&) = delete;
 };
@@ -280,11 +301,155 @@ inline void outer_dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i6
     }
 }
 
-// Products of listed rows with the centres: outer-product tiles when the centres are
-// packed, the inner-product tiles otherwise.
-template <class T> inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T* G) {
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// For each 8-bit mask, the lanes it selects, packed to the front (left-packing with one
+// permutation), as 8 byte indices.
+struct PackTable {
+    std::uint64_t lanes[256];
+    constexpr PackTable() : lanes() {
+        for (int m = 0; m < 256; ++m) {
+            std::uint64_t v = 0;
+            int n = 0;
+            for (int l = 0; l < 8; ++l)
+                if (m >> l & 1) v |= std::uint64_t(l) << (8 * n++);
+            lanes[m] = v;
+        }
+    }
+};
+inline constexpr PackTable PACK{};
+#endif
+
+// The non-zeros of row x (indices and values, stored in order) when there are at most
+// `limit`, else -1. Branch-free: idx and val have room for d + 16 entries.
+template <class T> inline i64 nonzeros(const T* x, i64 d, i64 limit, kml::i32* idx, T* val) {
+    i64 n = 0, t = 0;
+#if defined(__AVX512F__)
+    constexpr i64 L = lanes<T>();
+    for (; t + L <= d; t += L) {
+        if constexpr (sizeof(T) == 4) {
+            const __m512 v = _mm512_loadu_ps((const float*)(x + t));
+            const __mmask16 m = _mm512_cmpneq_ps_mask(v, _mm512_setzero_ps());
+            _mm512_mask_compressstoreu_ps(val + n, m, v);
+            const __m512i ix = _mm512_add_epi32(_mm512_set1_epi32(int(t)),
+                                                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+            _mm512_mask_compressstoreu_epi32(idx + n, m, ix);
+            n += __builtin_popcount(m);
+        } else {
+            const __m512d v = _mm512_loadu_pd((const double*)(x + t));
+            const __mmask8 m = _mm512_cmpneq_pd_mask(v, _mm512_setzero_pd());
+            _mm512_mask_compressstoreu_pd(val + n, m, v);
+            const __m256i ix = _mm256_add_epi32(_mm256_set1_epi32(int(t)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            _mm256_mask_compressstoreu_epi32(idx + n, m, ix);
+            n += __builtin_popcount(m);
+        }
+        if (n > limit) return -1;
+    }
+#elif defined(__AVX2__)
+    if constexpr (sizeof(T) == 4) {
+        const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        for (; t + 8 <= d; t += 8) {
+            const __m256 v = _mm256_loadu_ps((const float*)(x + t));
+            const int m = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+            const __m256i perm = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)PACK.lanes[m]));
+            _mm256_storeu_ps((float*)(val + n), _mm256_permutevar8x32_ps(v, perm));
+            const __m256i ix = _mm256_add_epi32(_mm256_set1_epi32(int(t)), iota);
+            _mm256_storeu_si256((__m256i*)(idx + n), _mm256_permutevar8x32_epi32(ix, perm));
+            n += __builtin_popcount(unsigned(m));
+            if (n > limit) return -1;
+        }
+    }
+#endif
+    for (; t < d; ++t) {  // branch-free: always stored, kept when non-zero
+        idx[n] = kml::i32(t);
+        val[n] = x[t];
+        n += x[t] != T(0);
+        if (n > limit) return -1;
+    }
+    return n;
+}
+
+// g[0:jc] = the products of one sparse row with NV vectors of padded transposed centres
+// (ct: rows of stride kp). The non-zeros are dealt round-robin to S accumulator sets
+// (enough independent sums to hide the FMA latency), added in a fixed order.
+template <class T, int NV>
+inline void sparse_chunk(const kml::i32* idx, const T* val, i64 nnz, const T* ct, i64 kp, T* g, i64 jc) {
+    constexpr i64 L = lanes<T>();
+    constexpr int S = NV >= 8 ? 1 : (NV >= 4 ? 2 : (NV == 3 ? 3 : 4));
+    Vec<T> acc[S][NV];
+    for (int s = 0; s < S; ++s)
+        for (int v = 0; v < NV; ++v) acc[s][v] = Vec<T>{};
+    i64 p = 0;
+    for (; p + S <= nnz; p += S)
+        for (int s = 0; s < S; ++s) {
+            const Vec<T> x = splat(val[p + s]);
+            const T* row = ct + i64(idx[p + s]) * kp;
+            for (int v = 0; v < NV; ++v) acc[s][v] = fmadd(x, load(row + v * L), acc[s][v]);
+        }
+    for (int s = 0; p < nnz; ++p, ++s) {
+        const Vec<T> x = splat(val[p]);
+        const T* row = ct + i64(idx[p]) * kp;
+        for (int v = 0; v < NV; ++v) acc[s][v] = fmadd(x, load(row + v * L), acc[s][v]);
+    }
+    for (int h = 1; h < S; h *= 2)
+        for (int s = 0; s + h < S; s += 2 * h)
+            for (int v = 0; v < NV; ++v) acc[s][v] += acc[s + h][v];
+    T out[NV * L];
+    std::memcpy(out, &acc[0][0], sizeof out);
+    for (i64 q = 0; q < jc; ++q) g[q] = out[q];
+}
+
+template <class T>
+inline void sparse_row(const kml::i32* idx, const T* val, i64 nnz, const kml::Centres<T>& c, T* g) {
+    constexpr i64 L = lanes<T>();
+    const i64 n_vec = c.k_pad / L, n_chunks = (n_vec + SPARSE_MAX_VEC - 1) / SPARSE_MAX_VEC;
+    const i64 per = (n_vec + n_chunks - 1) / n_chunks;
+    for (i64 v0 = 0; v0 < n_vec; v0 += per) {
+        const i64 nv = n_vec - v0 < per ? n_vec - v0 : per, j0 = v0 * L;
+        const i64 jc = c.k - j0 < nv * L ? c.k - j0 : nv * L;
+        const T* ct = c.ct_pad + j0;
+        T* out = g + j0;
+        switch (nv) {
+#define KML_SPARSE_CASE(N) case N: sparse_chunk<T, N>(idx, val, nnz, ct, c.k_pad, out, jc); break;
+            KML_SPARSE_CASE(1) KML_SPARSE_CASE(2) KML_SPARSE_CASE(3) KML_SPARSE_CASE(4)
+            KML_SPARSE_CASE(5) KML_SPARSE_CASE(6) KML_SPARSE_CASE(7) KML_SPARSE_CASE(8)
+            KML_SPARSE_CASE(9) KML_SPARSE_CASE(10) KML_SPARSE_CASE(11) KML_SPARSE_CASE(12)
+#undef KML_SPARSE_CASE
+            default: break;
+        }
+    }
+}
+
+template <class T> inline void dense_dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T* G) {
     if (c.panels) outer_dots(rows, m, c, d, G);
     else tile_dots(rows, m, c.C, c.k, d, G);
+}
+
+// Products of listed rows with the centres: each mostly-zero row through its non-zeros
+// (when the centres come with their padded transpose), the others in tiles (outer
+// products when the centres are packed, inner products otherwise). A product's path
+// depends on its row only; the tiles' rounding, on which rows share them (see above).
+template <class T> inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T* G) {
+    if (!c.ct_pad) return dense_dots(rows, m, c, d, G);
+    static_assert(SPARSE_MAX_VEC <= 12, "sparse_row dispatches up to 12 vectors");
+    Buf<kml::i32> idx(d + 16);
+    Buf<T> val(d + 16);
+    Buf<const T*> dense(m);
+    Buf<i64> where(m);
+    i64 n_dense = 0;
+    for (i64 r = 0; r < m; ++r) {
+        const i64 nnz = nonzeros(rows[r], d, d / SPARSE_DEN, idx.p, val.p);
+        if (nnz < 0) {
+            dense[n_dense] = rows[r];
+            where[n_dense++] = r;
+        } else {
+            sparse_row(idx.p, val.p, nnz, c, G + r * c.k);
+        }
+    }
+    if (n_dense == m) return dense_dots(rows, m, c, d, G);
+    if (n_dense == 0) return;
+    Buf<T> Gd(n_dense * c.k);
+    dense_dots(dense.p, n_dense, c, d, Gd.p);
+    for (i64 q = 0; q < n_dense; ++q) std::memcpy(G + where[q] * c.k, Gd.p + q * c.k, sizeof(T) * c.k);
 }
 
 // Row access of dense X: products of a block of rows with the centres (tiles), exact
