@@ -58,11 +58,11 @@ template <class T> void init_bounds(const kml::Dense<T>& Xd, const kml::Bounds<T
 #pragma omp parallel for schedule(dynamic, 1) if (n * k * d >= PARALLEL_WORK)
     for (i64 s = 0; s < n_slot; ++s) {
         Buf<T> G(SUB * k);
-        Buf<const T*> ptrs(SUB);
+        Scratch<T> sc(d, a.with_sums);
         double* sums = a.with_sums ? a.sums_part + s * k * d : nullptr;
         for (i64 b = s; b < n_sub; b += n_slot) {
             const i64 start = b * SUB, end = start + SUB < n ? start + SUB : n;
-            X.range_dots(start, end, c, G.p, ptrs.p);
+            X.range_dots(start, end, c, G.p, sc);
             for (i64 i = start; i < end; ++i) {
                 const T* g = G.p + (i - start) * k;
                 const double xs = double(a.x_sq[i]), slack = a.err * (xs + cmax);
@@ -74,7 +74,7 @@ template <class T> void init_bounds(const kml::Dense<T>& Xd, const kml::Bounds<T
                 a.labels[i] = i32(bj);
                 a.upper[i] = upper_of(xs, best, slack);
                 a.glow[i] = k > 1 ? store_low(lower_of(xs, second, slack), a.rel) : INF;
-                if (sums) X.add(i, a.w[i], sums + bj * d);
+                if (sums) X.add(i, a.w[i], sums + bj * d, sc, i - start);
             }
         }
     }
@@ -144,8 +144,8 @@ template <class T> i64 hamerly_assign(const kml::Dense<T>& Xd, const kml::Bounds
         }
         if (count > 0) {
             Buf<T> G(count * k);
-            Buf<const T*> ptrs(SUB);
-            X.block_dots(todo, count, c, G.p, ptrs.p);
+            Scratch<T> sc(d, false);
+            X.block_dots(todo, count, c, G.p, sc);
             for (i64 r = 0; r < count; ++r) {
                 const i64 i = todo[r];
                 const double xs = double(a.x_sq[i]), slack = a.err * (xs + cmax);

@@ -333,10 +333,10 @@ template <class T, class R> void soft_pass(const R& rows, const kml::Soft<T>& a)
         double* mass = a.with_sums ? a.mass_part + s * K : nullptr;
         Buf<double> dd(K), wr(K);
         Buf<T> G(SUB * K);
-        Buf<const T*> ptrs(SUB);
+        Scratch<T> sc(d, a.with_sums);
         for (i64 b = s; b < n_sub; b += a.n_slot) {
             const i64 start = b * SUB, end = start + SUB < n ? start + SUB : n;
-            rows.range_dots(start, end, P.c, G.p, ptrs.p);
+            rows.range_dots(start, end, P.c, G.p, sc);
             for (i64 i = start; i < end; ++i) {
                 for (i64 j = 0; j < K; ++j) {
                     const double v = double(a.x_sq[i]) + double(a.c.c_sq[j]) - 2.0 * double(G[(i - start) * K + j]);
@@ -348,7 +348,7 @@ template <class T, class R> void soft_pass(const R& rows, const kml::Soft<T>& a)
                     for (i64 j = 0; j < K; ++j)
                         if (wr[j] > 0) {  // hard-ish rows touch one centre only
                             mass[j] += wr[j];
-                            rows.add(i, wr[j], sums + j * d);
+                            rows.add(i, wr[j], sums + j * d, sc, i - start);
                         }
             }
         }

@@ -72,12 +72,12 @@ template <class T, class R> void lloyd_pass(const R& rows, const kml::Lloyd<T>& 
 #pragma omp parallel for schedule(dynamic, 1) if (n * k * d >= PARALLEL_WORK)
     for (i64 s = 0; s < n_slot; ++s) {
         Buf<T> G(SUB * k);
-        Buf<const T*> ptrs(SUB);
+        Scratch<T> sc(d, a.with_sums);
         double acc = 0;
         double* sums = a.with_sums ? a.sums_part + s * k * d : nullptr;
         for (i64 b = s; b < n_sub; b += n_slot) {
             const i64 start = b * SUB, end = start + SUB < n ? start + SUB : n;
-            rows.range_dots(start, end, P.c, G.p, ptrs.p);
+            rows.range_dots(start, end, P.c, G.p, sc);
             for (i64 i = start; i < end; ++i) {
                 const double xs = double(a.x_sq[i]);
                 double best;
@@ -86,7 +86,7 @@ template <class T, class R> void lloyd_pass(const R& rows, const kml::Lloyd<T>& 
                 double v = xs + best > 0 ? xs + best : 0.0;
                 a.mind[i] = T(v);
                 acc += a.w[i] * v;
-                if (sums) rows.add(i, a.w[i], sums + bj * d);
+                if (sums) rows.add(i, a.w[i], sums + bj * d, sc, i - start);
             }
         }
         a.sse_part[s] = acc;
@@ -214,8 +214,8 @@ template <class T, class R> void candidates_from(const R& rows, const kml::Candi
     for (i64 b = 0; b < n_sub_blocks(n); ++b) {
         const i64 start = b * SUB, end = start + SUB < n ? start + SUB : n;
         Buf<T> G(SUB * m);
-        Buf<const T*> ptrs(SUB);
-        rows.range_dots(start, end, P.c, G.p, ptrs.p);
+        Scratch<T> sc(rows.d, false);
+        rows.range_dots(start, end, P.c, G.p, sc);
         for (i64 q = 0; q < m; ++q)
             for (i64 i = start; i < end; ++i) {
                 double v = double(a.x_sq[i]) + double(a.cand.c_sq[q]) - 2.0 * double(G[(i - start) * m + q]);

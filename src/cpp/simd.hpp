@@ -130,6 +130,7 @@ template <class T> struct Buf {  // scratch memory of one task
     Buf(const Buf&) = delete;
     Buf& operator=(const Buf&) = delete;
     T& operator[](i64 i) { return p[i]; }
+    const T& operator[](i64 i) const { return p[i]; }
 };
 
 // Features per pass of the tiles: the centres' share of them stays in L2 (~192 KB).
@@ -424,25 +425,47 @@ template <class T> inline void dense_dots(const T* const* rows, i64 m, const kml
     else tile_dots(rows, m, c.C, c.k, d, G);
 }
 
+// One thread's scratch for the products of a block of at most SUB rows: row pointers,
+// and each sparse row's non-zeros (nnz[r] of them at r * cap; -1 for a full row), kept
+// for the sums when asked and all SUB rows' lists fit in KEEP_BYTES (else one row's
+// room, reused).
+constexpr i64 KEEP_BYTES = i64(1) << 20;
+template <class T> struct Scratch {
+    i64 cap;
+    bool kept;
+    Buf<const T*> ptrs;
+    Buf<kml::i32> idx;
+    Buf<T> val;
+    Buf<i64> nnz;
+    Scratch(i64 d, bool keep)
+        : cap(d / SPARSE_DEN + 16), kept(keep && SUB * cap * i64(sizeof(kml::i32) + sizeof(T)) <= KEEP_BYTES),
+          ptrs(SUB), idx(kept ? SUB * cap : cap), val(kept ? SUB * cap : cap), nnz(SUB) {}
+    i64 at(i64 r) const { return kept ? r * cap : 0; }
+};
+
 // Products of listed rows with the centres: each mostly-zero row through its non-zeros
 // (when the centres come with their padded transpose), the others in tiles (outer
 // products when the centres are packed, inner products otherwise). A product's path
 // depends on its row only; the tiles' rounding, on which rows share them (see above).
-template <class T> inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T* G) {
-    if (!c.ct_pad) return dense_dots(rows, m, c, d, G);
-    static_assert(SPARSE_MAX_VEC <= 12, "sparse_row dispatches up to 12 vectors");
-    Buf<kml::i32> idx(d + 16);
-    Buf<T> val(d + 16);
+template <class T>
+inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T* G, Scratch<T>& sc) {
+    if (!c.ct_pad) {
+        for (i64 r = 0; r < m; ++r) sc.nnz[r] = -1;
+        return dense_dots(rows, m, c, d, G);
+    }
     Buf<const T*> dense(m);
     Buf<i64> where(m);
     i64 n_dense = 0;
     for (i64 r = 0; r < m; ++r) {
-        const i64 nnz = nonzeros(rows[r], d, d / SPARSE_DEN, idx.p, val.p);
+        kml::i32* idx = sc.idx.p + sc.at(r);
+        T* val = sc.val.p + sc.at(r);
+        const i64 nnz = nonzeros(rows[r], d, d / SPARSE_DEN, idx, val);
+        sc.nnz[r] = nnz;
         if (nnz < 0) {
             dense[n_dense] = rows[r];
             where[n_dense++] = r;
         } else {
-            sparse_row(idx.p, val.p, nnz, c, G + r * c.k);
+            sparse_row(idx, val, nnz, c, G + r * c.k);
         }
     }
     if (n_dense == m) return dense_dots(rows, m, c, d, G);
@@ -459,17 +482,24 @@ template <class T> struct DenseRows {
     i64 n, d;
     explicit DenseRows(const kml::Dense<T>& X) : x(X.x), n(X.n), d(X.d) {}
     const T* row(i64 i) const { return x + i * d; }
-    // scratch: SUB row pointers
-    void block_dots(const i64* idx, i64 m, const kml::Centres<T>& c, T* G, const T** ptrs) const {
-        for (i64 r = 0; r < m; ++r) ptrs[r] = row(idx[r]);
-        dots(ptrs, m, c, d, G);
+    void block_dots(const i64* idx, i64 m, const kml::Centres<T>& c, T* G, Scratch<T>& sc) const {
+        for (i64 r = 0; r < m; ++r) sc.ptrs[r] = row(idx[r]);
+        dots(sc.ptrs.p, m, c, d, G, sc);
     }
-    void range_dots(i64 start, i64 end, const kml::Centres<T>& c, T* G, const T** ptrs) const {
-        for (i64 i = start; i < end; ++i) ptrs[i - start] = row(i);
-        dots(ptrs, end - start, c, d, G);
+    void range_dots(i64 start, i64 end, const kml::Centres<T>& c, T* G, Scratch<T>& sc) const {
+        for (i64 i = start; i < end; ++i) sc.ptrs[i - start] = row(i);
+        dots(sc.ptrs.p, end - start, c, d, G, sc);
     }
     double exact(i64 i, const T* cj) const { return exact_sq(row(i), cj, d); }
-    void add(i64 i, double wi, double* s) const {
+    // s += wi * x_i; row i was row r of the block the scratch last multiplied: its kept
+    // non-zeros are added alone (the zeros would add exact zeros).
+    void add(i64 i, double wi, double* s, const Scratch<T>& sc, i64 r) const {
+        if (sc.kept && sc.nnz[r] >= 0) {
+            const kml::i32* idx = sc.idx.p + sc.at(r);
+            const T* val = sc.val.p + sc.at(r);
+            for (i64 p = 0; p < sc.nnz[r]; ++p) s[idx[p]] += wi * double(val[p]);
+            return;
+        }
         const T* xi = row(i);
         for (i64 t = 0; t < d; ++t) s[t] += wi * double(xi[t]);
     }
@@ -492,7 +522,7 @@ template <class T, class I> struct CsrRows {
             for (i64 j = 0; j < k; ++j) g[j] += v * ct[j];
         }
     }
-    void range_dots(i64 start, i64 end, const kml::Centres<T>& c, T* G, const T**) const {
+    void range_dots(i64 start, i64 end, const kml::Centres<T>& c, T* G, Scratch<T>&) const {
         for (i64 i = start; i < end; ++i) products(i, c.CT, c.k, G + (i - start) * c.k);
     }
     // ||x_i - c||^2 in float64 in a fixed order, for near-ties.
@@ -506,7 +536,7 @@ template <class T, class I> struct CsrRows {
         }
         return s;
     }
-    void add(i64 i, double wi, double* s) const {
+    void add(i64 i, double wi, double* s, const Scratch<T>&, i64) const {
         for (i64 p = indptr[i]; p < indptr[i + 1]; ++p) s[indices[p]] += wi * double(data[p]);
     }
 };
