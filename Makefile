@@ -38,8 +38,9 @@ build: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/kmeanslab run --dataset mnist --k 10 --n-init 10 --seed 0 --fallback digits --force --out runs/demo
 
+# One test process per core (pytest-xdist): most of the suite is single-threaded Python.
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_kmeans.py
