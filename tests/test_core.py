@@ -13,7 +13,7 @@ from sklearn.datasets import make_blobs
 from threadpoolctl import threadpool_limits
 
 from kmeanslab import _core
-from kmeanslab.cluster import KMeans, KMedians, SoftKMeans
+from kmeanslab.cluster import KMeans, KMedians, SoftKMeans, _engine
 
 LEVELS = _core.cpu_levels()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,14 +42,14 @@ def _fits(X):
 
 def _grid_data(dtype, mostly_zero=False):
     """256 levels (Elkan reads a byte copy). mostly_zero: 64 features, each cluster's rows
-    zero outside its own fifth of them (every fourth row full), so that the kernels' products
-    through a row's non-zeros and their tiles both run."""
+    zero outside its own eighth of them (every eighth row full), so that the kernels'
+    products through a row's non-zeros (read from X's copy of them) and their tiles both run."""
     d = 64 if mostly_zero else 24
     X, y = make_blobs(3000, n_features=d, centers=9, cluster_std=2.5, random_state=3)
     X = (X - X.min()) / (X.max() - X.min())
     if mostly_zero:
-        support = np.random.RandomState(3).rand(9, d) < 0.2
-        X = np.where(support[y] | (np.arange(len(X)) % 4 == 0)[:, None], X, 0)
+        support = np.random.RandomState(3).rand(9, d) < 0.12
+        X = np.where(support[y] | (np.arange(len(X)) % 8 == 0)[:, None], X, 0)
     return (np.rint(X * 255) / 255).astype(dtype)
 
 
@@ -59,6 +59,7 @@ def test_levels_give_the_same_labels_and_threads_the_same_bits(level, dtype, mos
     """At every level the CPU runs: 1 and 2 OpenMP threads give bit-identical fits; every
     level gives the labels of the others (centres may differ in the last bits)."""
     X = _grid_data(dtype, mostly_zero)
+    assert (_engine.Data(X, np.ones(len(X), dtype)).nonzeros is not None) == mostly_zero
     per_level = {}
     for name in LEVELS:
         _core.set_cpu_level(name)
@@ -146,6 +147,33 @@ def test_arguments_are_checked_before_a_kernel_runs():
 
 
 @pytest.mark.slow
+def test_copy_of_nonzeros_is_x_in_csr_and_checked():
+    """X's copy of its non-zeros is scipy's CSR of X; offsets that are not X's counts are
+    refused before anything is written out of place."""
+    from kmeanslab.cluster._kernels import dense as dk
+
+    rng = np.random.RandomState(0)
+    X = np.where(rng.rand(300, 70) < 0.2, rng.rand(300, 70), 0).astype(np.float32)
+    X[5] = 0  # an empty row
+    ptr, idx, val = dk.copy_nonzeros(X, dk.count_nonzeros(X))
+    ref = sp.csr_matrix(X)
+    np.testing.assert_array_equal(ptr, ref.indptr)
+    np.testing.assert_array_equal(idx, ref.indices)
+    np.testing.assert_array_equal(val, ref.data)
+    counts = dk.count_nonzeros(X)
+    counts[7] -= 1
+    counts[8] += 1
+    with pytest.raises(ValueError, match="counts"):
+        dk.copy_nonzeros(X, counts)
+    bad = ptr.copy()
+    bad[3] = bad[4] + 1
+    labels, mind = np.empty(300, np.int32), np.empty(300, np.float32)
+    C = X[:4].copy()
+    with pytest.raises(ValueError, match="nz_ptr"):
+        _core.lloyd_pass(X, np.ones(300), C, (C * C).sum(1), (X * X).sum(1), 1e-4, labels, mind,
+                         np.zeros(1), np.zeros((1, 0, 0)), bad, idx, val)
+
+
 def test_wheel_installs_and_fits_outside_the_source_tree(tmp_path):
     """`pip wheel .` builds the extension into the wheel; installed into a new venv (its
     dependencies read from this one's site-packages, nothing downloaded) it fits from a

@@ -36,13 +36,14 @@ def blob_data(n=1100, d=6, k=6, seed=0, dtype=np.float64):
 
 def zero_rich_data(n=1100, d=48, k=6, seed=0, dtype=np.float64):
     """Dense rows that are mostly zero, as MNIST's digits are: each cluster has its own
-    support of a quarter of the features and its rows are zero elsewhere; every fifth row
-    stays fully dense. The engine multiplies rows with at most a third non-zeros through
-    their non-zeros, the others in tiles: both kinds meet in every 256-row block."""
+    support of about a seventh of the features and its rows are zero elsewhere; every
+    tenth row stays fully dense. The engine multiplies rows with at most a third non-zeros
+    through their non-zeros (kept in a copy of X's non-zeros, which a fit makes when X is
+    this sparse), the others in tiles: both kinds meet in every 256-row block."""
     X, y = make_blobs(n, d, centers=k, cluster_std=1.0, center_box=(5, 40), random_state=seed)
     rng = np.random.RandomState(seed)
-    support = rng.rand(k, d) < 0.25
-    keep = support[y] | (np.arange(n) % 5 == 0)[:, None]
+    support = rng.rand(k, d) < 0.15
+    keep = support[y] | (np.arange(n) % 10 == 0)[:, None]
     w = rng.uniform(0.5, 2.0, n)
     w[rng.rand(n) < 0.1] = 0
     return np.where(keep, X, 0).astype(dtype), w.astype(dtype)
@@ -75,17 +76,22 @@ def test_one_lloyd_step_is_the_reference(dtype, sparse):
     assert stats.sse == pytest.approx(want["sse"], rel=10 * RTOL[dtype])
 
 
+@pytest.mark.parametrize("copy", [True, False], ids=["copy", "no-copy"])
 @pytest.mark.parametrize("k", [6, 40, 130])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_mostly_zero_dense_rows_step_is_the_reference(dtype, k):
-    """Dense rows with few non-zeros (their products through the non-zeros) mixed with
-    full rows (tiles), K below one vector of centres, several panels, and more centres
-    than one register pass holds: labels name nearest centres, the distances and
-    statistics are the reference's."""
+def test_mostly_zero_dense_rows_step_is_the_reference(dtype, k, copy, monkeypatch):
+    """Dense rows with few non-zeros (their products through the non-zeros, read from
+    X's copy of them or found in X) mixed with full rows (tiles), K below one vector of
+    centres, several panels, and more centres than one register pass holds: labels name
+    nearest centres, the distances and statistics are the reference's."""
+    if not copy:
+        monkeypatch.setattr(_engine, "NONZEROS_SHARE", 0.0)
     X, w = zero_rich_data(k=6, dtype=dtype)
     rng = np.random.RandomState(k)
     C = (X[rng.choice(len(X), k, replace=False)] + rng.uniform(0, 0.5, (k, X.shape[1]))).astype(dtype)
-    stats = _engine.lloyd_block(_engine.Data(X, w), C)
+    data = _engine.Data(X, w)
+    stats = _engine.lloyd_block(data, C)
+    assert (data.built_nonzeros() is not None) == copy
     ref.assert_nearest(stats.labels, X, C, rtol=RTOL[dtype])
     d2 = ref.sq_dists(X, C)
     own = d2[np.arange(len(X)), stats.labels]
@@ -103,6 +109,7 @@ def test_bounds_steps_are_reference_steps(kind, dtype, data):
     """A bounds stepper fed the centres of a reference run: each step's labels, sums,
     weights and objective are the reference step's (bounded steps included)."""
     X, w = data(dtype=dtype)
+    assert (_engine.Data(X, w).nonzeros is not None) == (data is zero_rich_data)
     # mostly-zero data: ten centres from neighbouring rows (its clusters settle fast otherwise)
     C0 = X[[3, 100, 200, 400, 700, 1000, 1050] if data is blob_data else [1, 2, 3, 4, 6, 7, 8, 9, 11, 12]]
     run = ref.lloyd_fit(X, w, C0)

@@ -129,13 +129,13 @@ template <class T> i64 hamerly_assign(const kml::Dense<T>& Xd, const kml::Bounds
         i64 todo[SUB];
         i64 count = 0;
         for (i64 q = 0; q < n_check; ++q) {
-            prefetch(X.row(check[q + 2 < n_check ? q + 2 : n_check - 1]), d * i64(sizeof(T)));
+            X.prefetch_row(check[q + 2 < n_check ? q + 2 : n_check - 1]);
             const i64 i = check[q];
             const i32 l = a.labels[i];
             double m;
             hamerly_open(a, i, m);
             const double xs = double(a.x_sq[i]), slack = a.err * (xs + cmax);
-            const double u = upper_of(xs, double(a.c_sq[l]) - 2.0 * double(dot(X.row(i), a.C + l * d, d)), slack);
+            const double u = upper_of(xs, double(a.c_sq[l]) - 2.0 * double(X.dot_row(i, a.C + l * d)), slack);
             if (u <= m) {
                 a.upper[i] = u - a.cum[l];
                 continue;
@@ -166,17 +166,15 @@ template <class T> i64 hamerly_assign(const kml::Dense<T>& Xd, const kml::Bounds
 template <class T> struct FullRows {
     const DenseRows<T>& X;
     const kml::Bounds<T>& a;
-    const void* row(i64 i) const { return X.row(i); }
-    i64 row_bytes() const { return X.d * i64(sizeof(T)); }
-    double key(i64 i, i64 j) const { return double(a.c_sq[j]) - 2.0 * double(dot(X.row(i), a.C + j * X.d, X.d)); }
+    void prefetch_row(i64 i) const { X.prefetch_row(i); }
+    double key(i64 i, i64 j) const { return double(a.c_sq[j]) - 2.0 * double(X.dot_row(i, a.C + j * X.d)); }
     double sq(i64 i) const { return double(a.x_sq[i]); }
     double err(i64) const { return 0.0; }
 };
 template <class T> struct ByteRows {
     const DenseRows<T>& X;
     const kml::Bounds<T>& a;
-    const void* row(i64 i) const { return a.Q + i * X.d; }
-    i64 row_bytes() const { return X.d; }
+    void prefetch_row(i64 i) const { prefetch(a.Q + i * X.d, X.d); }
     double key(i64 i, i64 j) const {
         return double(a.c_sq[j]) - 2.0 * double(T(a.scale) * dot_bytes(a.Q + i * X.d, a.C + j * X.d, X.d));
     }
@@ -243,7 +241,7 @@ template <class T, class Rows> i64 elkan_with(const DenseRows<T>& X, const Rows&
         if (n_open == 0) continue;
         open_rows[n_open] = open_rows[n_open + 1] = open_rows[n_open - 1];
         for (i64 q = 0; q < n_open; ++q) {
-            prefetch(R.row(open_rows[q + 2]), R.row_bytes());
+            R.prefetch_row(open_rows[q + 2]);
             const i64 i = open_rows[q];
             i64 l = a.labels[i];
             double u = a.upper[i] + a.cum[l];
@@ -347,11 +345,21 @@ inline void half_center_distances(const double* C, i64 k, i64 d, double* out) {
 template <class T>
 void move_rows(const kml::Dense<T>& X, const double* w, const i64* rows, const i64* old, const i64* new_, i64 m,
                double* sums) {
+    const DenseRows<T> R(X);
     const i64 d = X.d;
     for (i64 r = 0; r < m; ++r) {
         const T* x = X.x + rows[r] * d;
         const double wi = w[rows[r]];
         double *sa = sums + old[r] * d, *sb = sums + new_[r] * d;
+        if (R.sparse(rows[r])) {  // the non-zeros alone (the zeros would move exact zeros)
+            const i64 p0 = X.nz_ptr[rows[r]], p1 = X.nz_ptr[rows[r] + 1];
+            for (i64 p = p0; p < p1; ++p) {
+                const double v = wi * double(X.nz_val[p]);
+                sa[X.nz_idx[p]] -= v;
+                sb[X.nz_idx[p]] += v;
+            }
+            continue;
+        }
         for (i64 t = 0; t < d; ++t) {
             const double v = wi * double(x[t]);
             sa[t] -= v;

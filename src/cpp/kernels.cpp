@@ -15,6 +15,7 @@ template <class T, class U> kml::Fns<T, U> fns() {
             &lloyd_dense<T>,      &exact_sq_dist<T>,  &candidate_sq_dist<T>, &potentials<T>,
             &init_bounds<T>,      &hamerly_share<T>,  &hamerly_assign<T>, &elkan_assign<T>,
             &move_rows<T>,        &l1_assign<T>,      &medians_dense<T>,  &soft_dense<T>,
+            &count_nonzeros<T>,   &copy_nonzeros<T>,
             csr_fns<T, i32>(),    csr_fns<T, i64>()};
 }
 

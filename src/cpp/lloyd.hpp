@@ -144,6 +144,36 @@ template <class T> void byte_copy(const kml::Dense<T>& X, double scale, std::uin
     }
 }
 
+// Non-zeros per row, and X's copy of them in CSR form (ptr from the counts).
+template <class T> void count_nonzeros(const kml::Dense<T>& X, i64* counts) {
+#pragma omp parallel for schedule(static) if (X.n * X.d >= PARALLEL_WORK)
+    for (i64 i = 0; i < X.n; ++i) {
+        const T* x = X.x + i * X.d;
+        i64 c = 0;
+#pragma omp simd reduction(+ : c)
+        for (i64 t = 0; t < X.d; ++t) c += x[t] != T(0);
+        counts[i] = c;
+    }
+}
+
+// Returns the rows whose count in ptr was not theirs (their copy is cut to its room).
+template <class T> i64 copy_nonzeros(const kml::Dense<T>& X, const i64* ptr, i32* idx, T* val) {
+    i64 wrong = 0;
+#pragma omp parallel reduction(+ : wrong) if (X.n * X.d >= PARALLEL_WORK)
+    {
+        Buf<i32> ri(X.d + 16);
+        Buf<T> rv(X.d + 16);
+#pragma omp for schedule(static)
+        for (i64 i = 0; i < X.n; ++i) {
+            const i64 nnz = nonzeros(X.x + i * X.d, X.d, X.d, ri.p, rv.p), room = ptr[i + 1] - ptr[i];
+            wrong += nnz != room;
+            std::memcpy(idx + ptr[i], ri.p, sizeof(i32) * (nnz < room ? nnz : room));
+            std::memcpy(val + ptr[i], rv.p, sizeof(T) * (nnz < room ? nnz : room));
+        }
+    }
+    return wrong;
+}
+
 template <class T> void row_sq_norms(const kml::Dense<T>& X, T* out) {
 #pragma omp parallel for schedule(static) if (X.n * X.d >= PARALLEL_WORK)
     for (i64 i = 0; i < X.n; ++i) out[i] = dot(X.x + i * X.d, X.x + i * X.d, X.d);

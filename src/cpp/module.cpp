@@ -99,6 +99,22 @@ template <class T, class I> auto& csr_fns() {
 using nb::arg;
 const auto nogil = nb::call_guard<nb::gil_scoped_release>();
 
+// Dense X with its copy of non-zeros (nz_ptr of length 0: none). The offsets are checked
+// (O(n)); the column indices are trusted: the copy is made by copy_nonzeros.
+template <class T> Dense<T> dense_nz(const In& X, const In& nz_ptr, const In& nz_idx, const In& nz_val) {
+    const i64 n = dim(X, 0), d = dim(X, 1);
+    Dense<T> D{in<T>(X, "X", {n, d}), n, d};
+    if (dim(nz_ptr, 0) == 0) return D;
+    const i64* ptr = in<i64>(nz_ptr, "nz_ptr", {n + 1});
+    if (ptr[0] != 0) throw nb::value_error("nz_ptr must start at 0");
+    for (i64 i = 0; i < n; ++i)
+        if (ptr[i + 1] < ptr[i] || ptr[i + 1] - ptr[i] > d) throw nb::value_error("nz_ptr is not a CSR offset array of X");
+    D.nz_ptr = ptr;
+    D.nz_idx = in<i32>(nz_idx, "nz_idx", {ptr[n]});
+    D.nz_val = in<T>(nz_val, "nz_val", {ptr[n]});
+    return D;
+}
+
 void bind_dense(nb::module_& m) {
     m.def("value_summary", [](const In& V, const Out& nonfinite, const Out& largest) {
         by_float(V, "V", [&](auto t) {
@@ -127,6 +143,28 @@ void bind_dense(nb::module_& m) {
         });
     }, nogil);
 
+    m.def("count_nonzeros", [](const In& X, const Out& counts) {
+        by_float(X, "X", [&](auto t) {
+            using T = decltype(t);
+            const i64 n = dim(X, 0), d = dim(X, 1);
+            fns<T>().count_nonzeros({in<T>(X, "X", {n, d}), n, d}, out<i64>(counts, "counts", {n}));
+        });
+    }, nogil, "Non-zeros per row of dense X.");
+
+    m.def("copy_nonzeros", [](const In& X, const In& ptr, const Out& idx, const Out& val) {
+        by_float(X, "X", [&](auto t) {
+            using T = decltype(t);
+            const i64 n = dim(X, 0), d = dim(X, 1);
+            const i64* p = in<i64>(ptr, "ptr", {n + 1});
+            const Dense<T> D{in<T>(X, "X", {n, d}), n, d};
+            for (i64 i = 0; i < n; ++i)  // each row's count, as copy_nonzeros will find it
+                if (p[i + 1] < p[i] || p[i + 1] - p[i] > d) throw nb::value_error("ptr is not a CSR offset array of X");
+            i64 nnz = p[n];
+            if (fns<T>().copy_nonzeros(D, p, out<i32>(idx, "idx", {nnz}), out<T>(val, "val", {nnz})))
+                throw nb::value_error("ptr does not hold the counts of X's non-zeros");
+        });
+    }, nogil, "X's non-zeros in CSR form, from ptr (cumulated count_nonzeros).");
+
     m.def("column_sums", [](const In& X, const In& shift, const Out& part) {
         by_float(X, "X", [&](auto t) {
             using T = decltype(t);
@@ -137,7 +175,8 @@ void bind_dense(nb::module_& m) {
     }, nogil);
 
     m.def("lloyd_pass", [](const In& X, const In& w, const In& C, const In& c_sq, const In& x_sq, double err,
-                           const Out& labels, const Out& mind, const Out& sse_part, const Out& sums_part) {
+                           const Out& labels, const Out& mind, const Out& sse_part, const Out& sums_part,
+                           const In& nz_ptr, const In& nz_idx, const In& nz_val) {
         by_float(X, "X", [&](auto t) {
             using T = decltype(t);
             const i64 n = dim(X, 0), d = dim(X, 1), k = dim(C, 0), slots = dim(sse_part, 0);
@@ -148,7 +187,7 @@ void bind_dense(nb::module_& m) {
                        out<double>(sse_part, "sse_part", {slots}),
                        out<double>(sums_part, "sums_part", {slots, with ? k : 0, with ? d : 0}), slots, with};
             if (k < 1) throw nb::value_error("C must hold at least one centre");
-            fns<T>().lloyd({in<T>(X, "X", {n, d}), n, d}, a);
+            fns<T>().lloyd(dense_nz<T>(X, nz_ptr, nz_idx, nz_val), a);
         });
     }, nogil);
 
@@ -162,13 +201,14 @@ void bind_dense(nb::module_& m) {
         });
     }, nogil);
 
-    m.def("candidate_sq_dist", [](const In& X, const In& x_sq, const In& cand, const In& cand_sq, const Out& o) {
+    m.def("candidate_sq_dist", [](const In& X, const In& x_sq, const In& cand, const In& cand_sq, const Out& o,
+                                  const In& nz_ptr, const In& nz_idx, const In& nz_val) {
         by_float(X, "X", [&](auto t) {
             using T = decltype(t);
             const i64 n = dim(X, 0), d = dim(X, 1), m = dim(cand, 0);
             Candidates<T> a{in<T>(x_sq, "x_sq", {n}), {in<T>(cand, "cand", {m, d}), nullptr, in<T>(cand_sq, "cand_sq", {m}), m},
                             out<T>(o, "out", {m, n})};
-            fns<T>().candidate_sq_dist({in<T>(X, "X", {n, d}), n, d}, a);
+            fns<T>().candidate_sq_dist(dense_nz<T>(X, nz_ptr, nz_idx, nz_val), a);
         });
     }, nogil);
 
@@ -266,7 +306,7 @@ Bounds<T> step_args(const In& C, const In& c_sq, const In& x_sq, const In& half_
 void bind_bounds(nb::module_& m) {
     m.def("init_bounds", [](const In& X, const In& w, const In& C, const In& c_sq, const In& x_sq, double err,
                             double rel, const Out& labels, const Out& upper, const Out& lower, const Out& glow,
-                            const Out& sums_part) {
+                            const Out& sums_part, const In& nz_ptr, const In& nz_idx, const In& nz_val) {
         by_float(X, "X", [&](auto t) {
             using T = decltype(t);
             const i64 n = dim(X, 0), d = dim(X, 1), k = dim(C, 0), slots = dim(sums_part, 0);
@@ -288,7 +328,7 @@ void bind_bounds(nb::module_& m) {
             a.n_slot = slots;
             a.with_sums = with;
             if (k < 1) throw nb::value_error("C must hold at least one centre");
-            fns<T>().init_bounds({in<T>(X, "X", {n, d}), n, d}, a);
+            fns<T>().init_bounds(dense_nz<T>(X, nz_ptr, nz_idx, nz_val), a);
         });
     }, nogil);
 
@@ -308,21 +348,22 @@ void bind_bounds(nb::module_& m) {
 
     m.def("hamerly_assign", [](const In& X, const In& C, const In& c_sq, const In& x_sq, const In& half_sep,
                                const In& cum, double cum_max, double err, double rel, const Out& labels,
-                               const Out& upper, const Out& glow) {
+                               const Out& upper, const Out& glow, const In& nz_ptr, const In& nz_idx,
+                               const In& nz_val) {
         return by_float(X, "X", [&](auto t) {
             using T = decltype(t);
             const i64 n = dim(X, 0), d = dim(X, 1);
             Bounds<T> a = step_args<T>(C, c_sq, x_sq, half_sep, cum, err, rel, labels, upper, n, d);
             a.cum_max = cum_max;
             a.glow = out<double>(glow, "glow", {n});
-            return fns<T>().hamerly_assign({in<T>(X, "X", {n, d}), n, d}, a);
+            return fns<T>().hamerly_assign(dense_nz<T>(X, nz_ptr, nz_idx, nz_val), a);
         });
     }, nogil);
 
     m.def("elkan_assign", [](const In& X, const In& C, const In& c_sq, const In& x_sq, const In& half_sep,
                              const In& half_cc, const In& cum, double err, double rel, const Out& labels,
                              const Out& upper, const Out& lower, const In& Q, double scale, const In& q_sq,
-                             const In& q_err) {
+                             const In& q_err, const In& nz_ptr, const In& nz_idx, const In& nz_val) {
         return by_float(X, "X", [&](auto t) {
             using T = decltype(t);
             const i64 n = dim(X, 0), d = dim(X, 1), k = dim(C, 0);
@@ -335,7 +376,7 @@ void bind_bounds(nb::module_& m) {
                 a.q_sq = in<double>(q_sq, "q_sq", {n});
                 a.q_err = in<double>(q_err, "q_err", {n});
             }
-            return fns<T>().elkan_assign({in<T>(X, "X", {n, d}), n, d}, a);
+            return fns<T>().elkan_assign(dense_nz<T>(X, nz_ptr, nz_idx, nz_val), a);
         });
     }, nogil);
 
@@ -344,7 +385,8 @@ void bind_bounds(nb::module_& m) {
         current.load()->half_center_distances(in<double>(C, "C", {k, d}), k, d, out<double>(o, "out", {k, k}));
     }, nogil);
 
-    m.def("move_rows", [](const In& X, const In& w, const In& rows, const In& old, const In& new_, const Out& sums) {
+    m.def("move_rows", [](const In& X, const In& w, const In& rows, const In& old, const In& new_, const Out& sums,
+                          const In& nz_ptr, const In& nz_idx, const In& nz_val) {
         by_float(X, "X", [&](auto t) {
             using T = decltype(t);
             const i64 n = dim(X, 0), d = dim(X, 1), m = dim(rows, 0), k = dim(sums, 0);
@@ -352,7 +394,7 @@ void bind_bounds(nb::module_& m) {
             check_index(r, m, n, "rows");
             check_index(o, m, k, "old");
             check_index(nw, m, k, "new");
-            fns<T>().move_rows({in<T>(X, "X", {n, d}), n, d}, in<double>(w, "w", {n}), r, o, nw, m,
+            fns<T>().move_rows(dense_nz<T>(X, nz_ptr, nz_idx, nz_val), in<double>(w, "w", {n}), r, o, nw, m,
                                out<double>(sums, "sums", {k, d}));
         });
     }, nogil);
@@ -370,6 +412,8 @@ NB_MODULE(_core, m) {
     m.doc() = "kmeanslab's compiled kernels (C++17, OpenMP), chosen at import for this CPU.";
     m.attr("SUB") = SUB;
     m.attr("N_BUCKETS") = N_BUCKETS;
+    m.attr("SPARSE_DEN") = SPARSE_DEN;
+    m.attr("SPARSE_MIN_D") = SPARSE_MIN_D;
     m.def("cpu_level", [] { return std::string(current.load()->level); },
           "The CPU level whose kernels run: 'baseline', 'avx2' or 'avx512'.");
     m.def("cpu_levels", &usable, "The levels this build has and this CPU can run, lowest first.");

@@ -208,11 +208,11 @@ template <class T> inline Vec<T> splat(T x) {  // one broadcast instruction
 constexpr i64 MR = 6, KC = 256;
 template <class T> constexpr i64 panel_width() { return 2 * lanes<T>(); }
 
-// Dense rows with at most this share of non-zeros (MNIST digits: ~19 %) are multiplied
-// through their non-zeros and the transposed centres: fewer products than the tiles.
-constexpr i64 SPARSE_DEN = 3;        // a row is sparse when nnz * SPARSE_DEN <= d
-constexpr i64 SPARSE_MIN_D = 32;     // below this many features the tiles only
-constexpr i64 SPARSE_MAX_VEC = 12;   // centre vectors accumulated in registers at once
+// Mostly-zero dense rows (kml::SPARSE_DEN) are multiplied through their non-zeros and
+// the transposed centres: fewer products than the tiles.
+using kml::SPARSE_DEN;
+using kml::SPARSE_MIN_D;
+constexpr i64 SPARSE_MAX_VEC = 12;  // centre vectors accumulated in registers at once
 
 template <class T> struct Packed {
     kml::Centres<T> c;
@@ -426,9 +426,10 @@ template <class T> inline void dense_dots(const T* const* rows, i64 m, const kml
 }
 
 // One thread's scratch for the products of a block of at most SUB rows: row pointers,
-// and each sparse row's non-zeros (nnz[r] of them at r * cap; -1 for a full row), kept
-// for the sums when asked and all SUB rows' lists fit in KEEP_BYTES (else one row's
-// room, reused).
+// and each row's non-zeros for the sums: nnz[r] of them (-1: a full row, multiplied in
+// tiles) at lidx[r] / lval[r] (null when not kept). Lists found in X are kept when asked
+// and all SUB rows' lists fit in KEEP_BYTES (else one row's room, reused); lists read
+// from X's copy of its non-zeros are always at hand.
 constexpr i64 KEEP_BYTES = i64(1) << 20;
 template <class T> struct Scratch {
     i64 cap;
@@ -437,9 +438,11 @@ template <class T> struct Scratch {
     Buf<kml::i32> idx;
     Buf<T> val;
     Buf<i64> nnz;
+    Buf<const kml::i32*> lidx;
+    Buf<const T*> lval;
     Scratch(i64 d, bool keep)
         : cap(d / SPARSE_DEN + 16), kept(keep && SUB * cap * i64(sizeof(kml::i32) + sizeof(T)) <= KEEP_BYTES),
-          ptrs(SUB), idx(kept ? SUB * cap : cap), val(kept ? SUB * cap : cap), nnz(SUB) {}
+          ptrs(SUB), idx(kept ? SUB * cap : cap), val(kept ? SUB * cap : cap), nnz(SUB), lidx(SUB), lval(SUB) {}
     i64 at(i64 r) const { return kept ? r * cap : 0; }
 };
 
@@ -447,8 +450,11 @@ template <class T> struct Scratch {
 // (when the centres come with their padded transpose), the others in tiles (outer
 // products when the centres are packed, inner products otherwise). A product's path
 // depends on its row only; the tiles' rounding, on which rows share them (see above).
+// listed: the caller has set every row's nnz / lidx / lval (from X's copy of its
+// non-zeros); else the non-zeros are found here.
 template <class T>
-inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T* G, Scratch<T>& sc) {
+inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T* G, Scratch<T>& sc,
+                 bool listed = false) {
     if (!c.ct_pad) {
         for (i64 r = 0; r < m; ++r) sc.nnz[r] = -1;
         return dense_dots(rows, m, c, d, G);
@@ -457,16 +463,19 @@ inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T
     Buf<i64> where(m);
     i64 n_dense = 0;
     for (i64 r = 0; r < m; ++r) {
-        kml::i32* idx = sc.idx.p + sc.at(r);
-        T* val = sc.val.p + sc.at(r);
-        const i64 nnz = nonzeros(rows[r], d, d / SPARSE_DEN, idx, val);
-        sc.nnz[r] = nnz;
-        if (nnz < 0) {
+        if (!listed) {
+            sc.lidx[r] = sc.idx.p + sc.at(r);
+            sc.lval[r] = sc.val.p + sc.at(r);
+            sc.nnz[r] = nonzeros(rows[r], d, d / SPARSE_DEN, const_cast<kml::i32*>(sc.lidx[r]),
+                                 const_cast<T*>(sc.lval[r]));
+        }
+        if (sc.nnz[r] < 0) {
             dense[n_dense] = rows[r];
             where[n_dense++] = r;
         } else {
-            sparse_row(idx, val, nnz, c, G + r * c.k);
+            sparse_row(sc.lidx[r], sc.lval[r], sc.nnz[r], c, G + r * c.k);
         }
+        if (!listed && !sc.kept) sc.lidx[r] = nullptr;  // the room is reused by the next row
     }
     if (n_dense == m) return dense_dots(rows, m, c, d, G);
     if (n_dense == 0) return;
@@ -475,28 +484,76 @@ inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T
     for (i64 q = 0; q < n_dense; ++q) std::memcpy(G + where[q] * c.k, Gd.p + q * c.k, sizeof(T) * c.k);
 }
 
-// Row access of dense X: products of a block of rows with the centres (tiles), exact
+// sum_p val[p] * c[idx[p]] in four interleaved sums, added in a fixed order.
+template <class T> inline T sparse_dot(const kml::i32* idx, const T* val, i64 nnz, const T* c) {
+    T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    i64 p = 0;
+    for (; p + 4 <= nnz; p += 4) {
+        s0 += val[p] * c[idx[p]];
+        s1 += val[p + 1] * c[idx[p + 1]];
+        s2 += val[p + 2] * c[idx[p + 2]];
+        s3 += val[p + 3] * c[idx[p + 3]];
+    }
+    for (; p < nnz; ++p) s0 += val[p] * c[idx[p]];
+    return (s0 + s1) + (s2 + s3);
+}
+
+// Row access of dense X: products of a block of rows with the centres (tiles, or through
+// the non-zeros of mostly-zero rows, read from X's copy of them when it has one), exact
 // distances, sums.
 template <class T> struct DenseRows {
     const T* x;
     i64 n, d;
-    explicit DenseRows(const kml::Dense<T>& X) : x(X.x), n(X.n), d(X.d) {}
+    const i64* nz_ptr;
+    const kml::i32* nz_idx;
+    const T* nz_val;
+    explicit DenseRows(const kml::Dense<T>& X)
+        : x(X.x), n(X.n), d(X.d), nz_ptr(X.nz_ptr), nz_idx(X.nz_idx), nz_val(X.nz_val) {}
     const T* row(i64 i) const { return x + i * d; }
+    // Row i's non-zeros in the copy, when it has one and the row is mostly zero.
+    bool sparse(i64 i) const { return nz_ptr && (nz_ptr[i + 1] - nz_ptr[i]) * SPARSE_DEN <= d; }
+    void listed_dots(const kml::Centres<T>& c, i64 m, T* G, Scratch<T>& sc, const i64* rows_i) const {
+        for (i64 r = 0; r < m; ++r) {
+            const i64 i = rows_i[r];
+            const bool sp = c.ct_pad && sparse(i);
+            sc.nnz[r] = sp ? nz_ptr[i + 1] - nz_ptr[i] : -1;
+            sc.lidx[r] = sp ? nz_idx + nz_ptr[i] : nullptr;
+            sc.lval[r] = sp ? nz_val + nz_ptr[i] : nullptr;
+        }
+        dots(sc.ptrs.p, m, c, d, G, sc, true);
+    }
     void block_dots(const i64* idx, i64 m, const kml::Centres<T>& c, T* G, Scratch<T>& sc) const {
         for (i64 r = 0; r < m; ++r) sc.ptrs[r] = row(idx[r]);
+        if (nz_ptr) return listed_dots(c, m, G, sc, idx);
         dots(sc.ptrs.p, m, c, d, G, sc);
     }
     void range_dots(i64 start, i64 end, const kml::Centres<T>& c, T* G, Scratch<T>& sc) const {
-        for (i64 i = start; i < end; ++i) sc.ptrs[i - start] = row(i);
+        i64 rows_i[SUB];
+        for (i64 i = start; i < end; ++i) {
+            sc.ptrs[i - start] = row(i);
+            rows_i[i - start] = i;
+        }
+        if (nz_ptr) return listed_dots(c, end - start, G, sc, rows_i);
         dots(sc.ptrs.p, end - start, c, d, G, sc);
     }
+    // x_i . cj (through the copy's non-zeros for a mostly-zero row).
+    T dot_row(i64 i, const T* cj) const {
+        if (sparse(i)) return sparse_dot(nz_idx + nz_ptr[i], nz_val + nz_ptr[i], nz_ptr[i + 1] - nz_ptr[i], cj);
+        return dot(row(i), cj, d);
+    }
+    void prefetch_row(i64 i) const {
+        if (!sparse(i)) return prefetch(row(i), d * i64(sizeof(T)));
+        const i64 nnz = nz_ptr[i + 1] - nz_ptr[i];
+        prefetch(nz_idx + nz_ptr[i], nnz * i64(sizeof(kml::i32)));
+        prefetch(nz_val + nz_ptr[i], nnz * i64(sizeof(T)));
+    }
     double exact(i64 i, const T* cj) const { return exact_sq(row(i), cj, d); }
-    // s += wi * x_i; row i was row r of the block the scratch last multiplied: its kept
+    // s += wi * x_i; row i was row r of the block the scratch last multiplied: its listed
     // non-zeros are added alone (the zeros would add exact zeros).
     void add(i64 i, double wi, double* s, const Scratch<T>& sc, i64 r) const {
-        if (sc.kept && sc.nnz[r] >= 0) {
-            const kml::i32* idx = sc.idx.p + sc.at(r);
-            const T* val = sc.val.p + sc.at(r);
+        if (sc.nnz[r] >= 0 && sc.lidx[r]) {
+            const kml::i32* idx = sc.lidx[r];
+            const T* val = sc.lval[r];
             for (i64 p = 0; p < sc.nnz[r]; ++p) s[idx[p]] += wi * double(val[p]);
             return;
         }

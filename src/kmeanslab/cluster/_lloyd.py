@@ -71,10 +71,12 @@ class BoundsStep:
         self.cum = np.zeros(k)  # summed moves of each centre
         self.cum_max = 0.0  # summed largest move (the bound of ``glow``)
         self.total_sq = float((data.w * data.x_sq.astype(np.float64)).sum())
+        # The kernels read mostly-zero rows (MNIST's) from X's copy of their non-zeros.
+        self.nz = data.nonzeros
         if kind == "elkan":
-            # Elkan's single distances read a byte copy of X when there is one (a quarter
-            # of the memory traffic: MNIST's steps are bound by it).
-            copy = data.byte_copy
+            # Elkan's single distances read that copy, else a byte copy of X when there is
+            # one (a quarter of the memory traffic: MNIST's steps are bound by it).
+            copy = data.byte_copy if self.nz is None else None
             self.byte_copy = copy if copy is not None else (
                 np.zeros((0, 0), dtype=np.uint8), data.dtype.type(0), np.zeros(0), np.zeros(0))
 
@@ -83,7 +85,7 @@ class BoundsStep:
         d = self.data
         sums_part = _engine.slot_sums(d, self.k)
         _bk.init_bounds(d.X, d.w, centers, c_sq, d.x_sq, self.err, self.rel, self.labels, self.upper,
-                        self.lower, self.glow, sums_part)
+                        self.lower, self.glow, sums_part, self.nz)
         self.sums = _engine.reduce_slots(sums_part)
         self.cum[:] = 0
         self.cum_max = 0.0
@@ -118,11 +120,12 @@ class BoundsStep:
         self.cum, self.cum_max = cum, cum_max
         if self.kind == "hamerly":
             self.scanned = _bk.hamerly_assign(d.X, centers, c_sq, d.x_sq, half_sep, cum, cum_max,
-                                              self.err, self.rel, self.labels, self.upper, self.glow)
+                                              self.err, self.rel, self.labels, self.upper, self.glow,
+                                              self.nz)
         else:
             self.scanned = _bk.elkan_assign(d.X, centers, c_sq, d.x_sq, half_sep, half_cc, cum,
                                             self.err, self.rel, self.labels, self.upper, self.lower,
-                                            *self.byte_copy)
+                                            *self.byte_copy, self.nz)
         return True
 
     def step(self, centers):
@@ -154,7 +157,7 @@ class BoundsStep:
     def _move(self, rows, old, new):
         d = self.data
         _bk.move_rows(d.X, d.w, rows.astype(np.int64), old.astype(np.int64), new.astype(np.int64),
-                      self.sums)
+                      self.sums, self.nz)
 
     def _objective(self, c64, weights):
         """Weighted SSE of the current labels under ``c64``, from per-cluster statistics."""

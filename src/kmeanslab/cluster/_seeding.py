@@ -35,7 +35,7 @@ def _candidate_sq_dist(data, cand):
         _sk.candidate_sq_dist(X.data, X.indices, X.indptr, data.x_sq, np.ascontiguousarray(cand.T),
                               cand_sq, out)
     else:
-        _dk.candidate_sq_dist(data.X, data.x_sq, cand, cand_sq, out)
+        _dk.candidate_sq_dist(data.X, data.x_sq, cand, cand_sq, out, data.nonzeros)
     return out
 
 

@@ -23,9 +23,10 @@ import numpy as np
 
 from ... import _core
 from ._args import f64, i64, like
+from .dense import nz_args
 
 
-def init_bounds(X, w, C, c_sq, x_sq, err, rel, labels, upper, lower, glow, sums_part):
+def init_bounds(X, w, C, c_sq, x_sq, err, rel, labels, upper, lower, glow, sums_part, nz=None):
     """Every distance of every row: label, upper bound, lower bounds (zero drift).
 
     ``glow`` gets the second smallest distance; ``lower`` of shape (n, K) every
@@ -33,7 +34,7 @@ def init_bounds(X, w, C, c_sq, x_sq, err, rel, labels, upper, lower, glow, sums_
     clusters, the weighted per-cluster sums are added to it by slot (as ``lloyd_pass``).
     """
     _core.init_bounds(X, f64(w), like(C, X), like(c_sq, X), like(x_sq, X), float(err), float(rel),
-                      labels, upper, lower, glow, sums_part)
+                      labels, upper, lower, glow, sums_part, *nz_args(nz, X))
 
 
 def hamerly_share(labels, upper, glow, half_sep, cum, cum_max):
@@ -41,14 +42,14 @@ def hamerly_share(labels, upper, glow, half_sep, cum, cum_max):
     return _core.hamerly_share(labels, upper, glow, f64(half_sep), f64(cum), float(cum_max))
 
 
-def hamerly_assign(X, C, c_sq, x_sq, half_sep, cum, cum_max, err, rel, labels, upper, glow):
+def hamerly_assign(X, C, c_sq, x_sq, half_sep, cum, cum_max, err, rel, labels, upper, glow, nz=None):
     """One Hamerly step: ``glow`` is the only lower bound. Returns the rows fully scanned."""
     return _core.hamerly_assign(X, like(C, X), like(c_sq, X), like(x_sq, X), f64(half_sep), f64(cum),
-                                float(cum_max), float(err), float(rel), labels, upper, glow)
+                                float(cum_max), float(err), float(rel), labels, upper, glow, *nz_args(nz, X))
 
 
 def elkan_assign(X, C, c_sq, x_sq, half_sep, half_cc, cum, err, rel, labels, upper, lower, Q, scale,
-                 q_sq, q_err):
+                 q_sq, q_err, nz=None):
     """One Elkan step; ``lower`` (n, K) relative to ``cum``. Returns distances computed.
 
     With a byte copy ``Q`` of X (``Q`` of shape (0, 0) for none), distances are those of
@@ -58,7 +59,7 @@ def elkan_assign(X, C, c_sq, x_sq, half_sep, half_cc, cum, err, rel, labels, upp
     """
     return _core.elkan_assign(X, like(C, X), like(c_sq, X), like(x_sq, X), f64(half_sep), f64(half_cc),
                               f64(cum), float(err), float(rel), labels, upper, lower,
-                              np.ascontiguousarray(Q), float(scale), f64(q_sq), f64(q_err))
+                              np.ascontiguousarray(Q), float(scale), f64(q_sq), f64(q_err), *nz_args(nz, X))
 
 
 def half_center_distances(C):
@@ -69,6 +70,6 @@ def half_center_distances(C):
     return out
 
 
-def move_rows(X, w, rows, old, new, sums):
+def move_rows(X, w, rows, old, new, sums, nz=None):
     """Move rows between clusters in the per-cluster sums, in row order."""
-    _core.move_rows(X, f64(w), i64(rows), i64(old), i64(new), sums)
+    _core.move_rows(X, f64(w), i64(rows), i64(old), i64(new), sums, *nz_args(nz, X))

@@ -56,7 +56,31 @@ def row_sq_norms(X):
     return out
 
 
-def lloyd_pass(X, w, C, c_sq, x_sq, err, labels, mind, sse_part, sums_part):
+def count_nonzeros(X):
+    """Non-zeros per row of dense X (int64)."""
+    counts = np.empty(X.shape[0], dtype=np.int64)
+    _core.count_nonzeros(X, counts)
+    return counts
+
+
+def copy_nonzeros(X, counts):
+    """X's non-zeros in CSR form: (ptr, idx int32, val in X's dtype), from count_nonzeros."""
+    ptr = np.zeros(X.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    idx = np.empty(int(ptr[-1]), dtype=np.int32)
+    val = np.empty(int(ptr[-1]), dtype=X.dtype)
+    _core.copy_nonzeros(X, ptr, idx, val)
+    return ptr, idx, val
+
+
+def nz_args(nz, X):
+    """The kernels' last three arguments: X's copy of its non-zeros, or empty arrays for none."""
+    if nz is None:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32), np.empty(0, dtype=X.dtype)
+    return nz
+
+
+def lloyd_pass(X, w, C, c_sq, x_sq, err, labels, mind, sse_part, sums_part, nz=None):
     """Assign each row to its nearest centre; one pass over X.
 
     Writes ``labels``, ``mind`` (squared distance, clipped at 0), ``sse_part[slot]``
@@ -65,7 +89,7 @@ def lloyd_pass(X, w, C, c_sq, x_sq, err, labels, mind, sse_part, sums_part):
     by exact distances.
     """
     _core.lloyd_pass(X, f64(w), like(C, X), like(c_sq, X), like(x_sq, X), float(err), labels, mind,
-                     sse_part, sums_part)
+                     sse_part, sums_part, *nz_args(nz, X))
 
 
 def column_sums(X, shift, part):
@@ -78,9 +102,9 @@ def exact_sq_dist(X, C, labels, out):
     _core.exact_sq_dist(X, like(C, X), i32(labels), out)
 
 
-def candidate_sq_dist(X, x_sq, cand, cand_sq, out):
+def candidate_sq_dist(X, x_sq, cand, cand_sq, out, nz=None):
     """out[m, i] = ||x_i - cand_m||^2 (clipped at 0): every row against seeding candidates."""
-    _core.candidate_sq_dist(X, like(x_sq, X), like(cand, X), like(cand_sq, X), out)
+    _core.candidate_sq_dist(X, like(x_sq, X), like(cand, X), like(cand_sq, X), out, *nz_args(nz, X))
 
 
 def potentials(dist, cols, closest, w):
