@@ -124,8 +124,8 @@ class _Blocks:
         return _call_group(fn, run, bs, args, zip(self.blocks, extras))
 
 
-def _drop(run):
-    for key in [k for k in _CACHES if k[0] == run]:
+def _drop(*runs):
+    for key in [k for k in _CACHES if k[0] in runs]:
         del _CACHES[key]
 
 
@@ -174,6 +174,7 @@ class DaskBackend:
         self.keeps_blocks = self.persist = _want_persist(X, persist)
         self.run = uuid.uuid4().hex
         self._kept = []
+        self._stale = []  # earlier runs whose caches end_run drops
         self._refresh()
 
     local_data = None
@@ -192,7 +193,7 @@ class DaskBackend:
         make = dask.delayed(_block, pure=True)
         self.blocks = [make(x, w, self.scale_exp) for x, w in zip(xs, ws)]
         self.client = client() if self.persist else None
-        self._where = None  # worker address -> the blocks it holds (asked once per refresh)
+        self._where = {None: list(range(self.n_blocks))}  # worker address (None: any) -> its blocks
         self._actors = None  # worker address -> (future, actor) holding those blocks
         if self.persist:
             # Runs of consecutive blocks spread evenly over the workers (a dask array made
@@ -200,9 +201,13 @@ class DaskBackend:
             workers = sorted(self.client.scheduler_info(n_workers=-1)["workers"]) if self.client else []
             if len(workers) > 1:
                 n = self.n_blocks
-                self.blocks = [self.client.persist(blk, workers=[workers[b * len(workers) // n]],
-                                                   allow_other_workers=True)
-                               for b, blk in enumerate(self.blocks)]
+                self._where = {}
+                for b in range(n):
+                    self._where.setdefault(workers[b * len(workers) // n], []).append(b)
+                for addr, bs in self._where.items():
+                    kept = self.client.persist([self.blocks[b] for b in bs], workers=[addr], allow_other_workers=True)
+                    for b, blk in zip(bs, kept):
+                        self.blocks[b] = blk
             else:
                 self.blocks = list(dask.persist(*self.blocks))
 
@@ -220,21 +225,24 @@ class DaskBackend:
 
     # -- runs ------------------------------------------------------------------------------
     def new_run(self):
-        self.end_run()
+        """A run of its own for the caches; the one before's are dropped at end_run (one call)."""
+        self._stale.append(self.run)
         self.run = uuid.uuid4().hex
 
     def end_run(self):
-        """Drop the run's caches, once the tasks that may still read them have finished."""
+        """Drop the run's caches (and those of the runs before it), once the tasks that may
+        still read them have finished."""
+        runs, self._stale = [*self._stale, self.run], []
         c = client()
         if c is None:
-            _drop(self.run)
+            _drop(*runs)
             return
         if self._kept:
             from distributed import wait
 
             wait(self._kept)
             self._kept = []
-        c.run(_drop, self.run)
+        c.run(_drop, *runs)
 
     # -- passes ------------------------------------------------------------------------------
     def _tasks(self, fn, args, per_block):
@@ -250,20 +258,6 @@ class DaskBackend:
         return [c.submit(_call, fn, self.run, b, futures_of(blk)[0], *args, *per_block[b], pure=False)
                 for b, blk in enumerate(self.blocks)], c
 
-    def _placement(self, c):
-        """Worker address -> the blocks it holds (asked once per refresh)."""
-        from distributed import futures_of, wait
-
-        if self._where is None:
-            keys = [futures_of(blk)[0] for blk in self.blocks]
-            wait(keys)
-            who = c.who_has(keys)
-            self._where = {}
-            for b, key in enumerate(keys):
-                holders = sorted(who.get(key.key, ())) or [None]
-                self._where.setdefault(holders[0], []).append(b)
-        return self._where
-
     def _holders(self, c):
         """Worker address -> an actor there holding the blocks it holds (made once per refresh)."""
         from distributed import futures_of
@@ -271,7 +265,7 @@ class DaskBackend:
         if self._actors is None:
             made = {addr: c.submit(_Blocks, *[futures_of(self.blocks[b])[0] for b in bs],
                                    actor=True, pure=False, **_on(addr))
-                    for addr, bs in self._placement(c).items()}
+                    for addr, bs in self._where.items()}
             self._actors = {addr: (f, f.result()) for addr, f in made.items()}
         return self._actors
 
@@ -282,7 +276,7 @@ class DaskBackend:
         from distributed import futures_of
 
         per_block = per_block or [()] * self.n_blocks
-        where = self._placement(c)
+        where = self._where
         if futures_of(per_block):
             args = _scatter_large(c, args, len(where))
             calls = [c.submit(_call_group, fn, self.run, bs, args,
