@@ -81,6 +81,17 @@ def test_bounds_steppers_on_workers(client, small, algorithm):
     assert not any(client.run(lambda: len(dask_backend._CACHES)).values())  # dropped after the fit
 
 
+def test_passes_call_actors_not_tasks(client, small):
+    """Persisted blocks: a pass is one call to an actor per worker (no scheduler task)."""
+    X, Xd = small
+    init = _init(X, 10, seed=4)
+    with distributed.get_task_stream() as stream:
+        got = KMeans(10, init=init, max_iter=6, tol=0).fit(Xd)
+    names = {str(t["key"]).split("-")[0] for t in stream.data}
+    assert "_Blocks" in names and "_call_group" not in names
+    _same_fit(got, KMeans(10, init=init, max_iter=6, tol=0).fit(X))
+
+
 def test_sample_weight_and_tol_stop(client, small):
     X, Xd = small
     w = np.random.RandomState(1).uniform(0, 3, len(X)).astype(np.float32)

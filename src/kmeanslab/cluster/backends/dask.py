@@ -3,10 +3,13 @@
 Each block is an :class:`_engine.Data` built where it is computed. Blocks that fit in a
 quarter of the workers' memory are persisted there for the fit (their caches then stay
 with them: bounds steppers, the last step's labels); others are read from the source by
-every pass. A pass is one batch of tasks (one per block, where the block is) and a tree
-of reductions, gathered once; arguments larger than a few kB are scattered to every
-worker first, once per pass. Blocks and kept results have a lineage: a lost worker's
-are recomputed, and a pass that failed because workers were lost runs again.
+every pass. A pass over persisted blocks is one call per worker, to an actor there that
+holds the worker's blocks (a message: no task for the scheduler to run), the results
+combined here in block order; a pass over streamed blocks is a batch of tasks (one per
+block) and a tree of reductions, gathered once. Arguments that the tasks would carry
+past a few MB in all are scattered to every worker first, once per pass. Blocks and
+kept results have a lineage: a lost worker's are recomputed, and a pass that failed
+because workers were lost runs again (with new actors).
 """
 
 import logging
@@ -28,7 +31,7 @@ logger = logging.getLogger("kmeanslab")
 SPLIT_EVERY = 8  # fan-in of the tree reductions
 RETRIES = 3  # runs of a pass that failed because workers were lost
 SCATTER_BYTES = 4 * 2**20  # an argument all a pass's tasks would carry past this is scattered once
-_LOST = ("KilledWorker", "CommClosedError", "FutureCancelledError", "CancelledError")
+_LOST = ("KilledWorker", "CommClosedError", "FutureCancelledError", "CancelledError", "ActorLost")
 
 # On each worker (and in the client for local schedulers): (run key, block) -> cache dict.
 _CACHES = {}
@@ -107,9 +110,24 @@ def _call_group(fn, run, bs, args, items):
     return [_call(fn, run, b, data, *args, *extra) for b, (data, extra) in zip(bs, items)]
 
 
-def _drop(run):
-    for key in [k for k in _CACHES if k[0] == run]:
-        del _CACHES[key]
+class ActorLost(Exception):
+    """A worker holding blocks (and their actor) was lost during a pass."""
+
+
+class _Blocks:
+    """Held by an actor on one worker: the blocks there, for passes called on it directly."""
+
+    def __init__(self, *blocks):
+        self.blocks = blocks
+
+    def map(self, fn, run, bs, args, extras):
+        return _call_group(fn, run, bs, args, zip(self.blocks, extras))
+
+
+def _drop(*runs):
+    # A copy of the keys first: an actor's or a task's thread may add caches meanwhile.
+    for key in [k for k in list(_CACHES) if k[0] in runs]:
+        _CACHES.pop(key, None)
 
 
 def _scatter_large(c, args, copies):
@@ -120,6 +138,11 @@ def _scatter_large(c, args, copies):
         if isinstance(a, np.ndarray) and a.nbytes * copies > SCATTER_BYTES:
             args[i] = c.scatter(a, broadcast=True, hash=False)
     return args
+
+
+def _on(addr):
+    """Where a call for the blocks of worker ``addr`` runs (elsewhere if that worker is gone)."""
+    return {} if addr is None else {"workers": [addr], "allow_other_workers": True}
 
 
 def _tree(parts, combine, submit):
@@ -152,6 +175,7 @@ class DaskBackend:
         self.keeps_blocks = self.persist = _want_persist(X, persist)
         self.run = uuid.uuid4().hex
         self._kept = []
+        self._stale = []  # earlier runs whose caches end_run drops
         self._refresh()
 
     local_data = None
@@ -170,16 +194,21 @@ class DaskBackend:
         make = dask.delayed(_block, pure=True)
         self.blocks = [make(x, w, self.scale_exp) for x, w in zip(xs, ws)]
         self.client = client() if self.persist else None
-        self._where = None  # worker address -> the blocks it holds (asked once per refresh)
+        self._where = {None: list(range(self.n_blocks))}  # worker address (None: any) -> its blocks
+        self._actors = None  # worker address -> (future, actor) holding those blocks
         if self.persist:
             # Runs of consecutive blocks spread evenly over the workers (a dask array made
             # from one in-memory array has all its chunks where that array is).
             workers = sorted(self.client.scheduler_info(n_workers=-1)["workers"]) if self.client else []
             if len(workers) > 1:
                 n = self.n_blocks
-                self.blocks = [self.client.persist(blk, workers=[workers[b * len(workers) // n]],
-                                                   allow_other_workers=True)
-                               for b, blk in enumerate(self.blocks)]
+                self._where = {}
+                for b in range(n):
+                    self._where.setdefault(workers[b * len(workers) // n], []).append(b)
+                for addr, bs in self._where.items():
+                    kept = self.client.persist([self.blocks[b] for b in bs], workers=[addr], allow_other_workers=True)
+                    for b, blk in zip(bs, kept):
+                        self.blocks[b] = blk
             else:
                 self.blocks = list(dask.persist(*self.blocks))
 
@@ -197,21 +226,24 @@ class DaskBackend:
 
     # -- runs ------------------------------------------------------------------------------
     def new_run(self):
-        self.end_run()
+        """A run of its own for the caches; the one before's are dropped at end_run (one call)."""
+        self._stale.append(self.run)
         self.run = uuid.uuid4().hex
 
     def end_run(self):
-        """Drop the run's caches, once the tasks that may still read them have finished."""
+        """Drop the run's caches (and those of the runs before it), once the tasks that may
+        still read them have finished."""
+        runs, self._stale = [*self._stale, self.run], []
         c = client()
         if c is None:
-            _drop(self.run)
+            _drop(*runs)
             return
         if self._kept:
             from distributed import wait
 
             wait(self._kept)
             self._kept = []
-        c.run(_drop, self.run)
+        c.run(_drop, *runs)
 
     # -- passes ------------------------------------------------------------------------------
     def _tasks(self, fn, args, per_block):
@@ -227,29 +259,48 @@ class DaskBackend:
         return [c.submit(_call, fn, self.run, b, futures_of(blk)[0], *args, *per_block[b], pure=False)
                 for b, blk in enumerate(self.blocks)], c
 
+    def _holders(self, c):
+        """Worker address -> an actor there holding the blocks it holds (made once per refresh)."""
+        from distributed import futures_of
+
+        if self._actors is None:
+            made = {addr: c.submit(_Blocks, *[futures_of(self.blocks[b])[0] for b in bs],
+                                   actor=True, pure=False, **_on(addr))
+                    for addr, bs in self._where.items()}
+            self._actors = {addr: (f, f.result()) for addr, f in made.items()}
+        return self._actors
+
     def _grouped(self, c, fn, args, per_block):
-        """One task per worker over the blocks it holds, returning their results in block order."""
+        """One call per worker over the blocks it holds, returning their results in block order:
+        an actor's method (a message to the worker, relayed by the scheduler unless the
+        client talks to workers directly: no task to schedule), or a task when ``per_block``
+        holds kept results (futures, which a task resolves where it runs)."""
         from distributed import futures_of
 
         per_block = per_block or [()] * self.n_blocks
-        if self._where is None:
-            from distributed import wait
-
-            wait([futures_of(blk)[0] for blk in self.blocks])
-            who = c.who_has([futures_of(blk)[0] for blk in self.blocks])
-            self._where = {}
-            for b, blk in enumerate(self.blocks):
-                holders = sorted(who.get(futures_of(blk)[0].key, ())) or [None]
-                self._where.setdefault(holders[0], []).append(b)
-        args = _scatter_large(c, args, len(self._where))
-        tasks = []
-        for addr, bs in self._where.items():
-            items = [(futures_of(self.blocks[b])[0], per_block[b]) for b in bs]
-            where = {} if addr is None else {"workers": [addr], "allow_other_workers": True}
-            tasks.append((bs, c.submit(_call_group, fn, self.run, bs, args, items, pure=False, **where)))
+        where = self._where
+        if futures_of(per_block):
+            args = _scatter_large(c, args, len(where))
+            calls = [c.submit(_call_group, fn, self.run, bs, args,
+                              [(futures_of(self.blocks[b])[0], per_block[b]) for b in bs], pure=False, **_on(addr))
+                     for addr, bs in where.items()]
+            results = c.gather(calls)
+        else:
+            actors = self._holders(c)
+            # Arguments go with the calls: one copy per worker, as a broadcast scatter would
+            # send, without its round trips (faster at every size measured, up to 24 MiB).
+            try:
+                calls = [actors[addr][1].map(fn, self.run, bs, args, [per_block[b] for b in bs])
+                         for addr, bs in where.items()]
+                results = [call.result() for call in calls]
+            except Exception as exc:
+                # A lost worker's actor is gone with it (its future erred) or cannot be reached.
+                if isinstance(exc, OSError) or any(f.status != "finished" for f, _ in actors.values()):
+                    raise ActorLost(str(exc)) from exc
+                raise
         parts = [None] * self.n_blocks
-        for (bs, _), results in zip(tasks, c.gather([t for _, t in tasks])):
-            for b, r in zip(bs, results):
+        for bs, got in zip(where.values(), results):
+            for b, r in zip(bs, got):
                 parts[b] = r
         return parts
 
