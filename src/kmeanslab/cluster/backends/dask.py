@@ -73,7 +73,8 @@ def _block(xb, wb, e):
 
 @sizeof.register(_engine.Data)
 def _sizeof_data(data):  # so that the workers' memory accounting sees the arrays
-    return int(data.X.nbytes + data.w.nbytes + data.x_sq.nbytes)
+    nz = data.built_nonzeros() or ()
+    return int(data.X.nbytes + data.w.nbytes + data.x_sq.nbytes + sum(a.nbytes for a in nz))
 
 
 def client():
