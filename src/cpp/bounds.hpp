@@ -346,25 +346,10 @@ template <class T>
 void move_rows(const kml::Dense<T>& X, const double* w, const i64* rows, const i64* old, const i64* new_, i64 m,
                double* sums) {
     const DenseRows<T> R(X);
-    const i64 d = X.d;
     for (i64 r = 0; r < m; ++r) {
-        const T* x = X.x + rows[r] * d;
         const double wi = w[rows[r]];
-        double *sa = sums + old[r] * d, *sb = sums + new_[r] * d;
-        if (R.sparse(rows[r])) {  // the non-zeros alone (the zeros would move exact zeros)
-            const i64 p0 = X.nz_ptr[rows[r]], p1 = X.nz_ptr[rows[r] + 1];
-            for (i64 p = p0; p < p1; ++p) {
-                const double v = wi * double(X.nz_val[p]);
-                sa[X.nz_idx[p]] -= v;
-                sb[X.nz_idx[p]] += v;
-            }
-            continue;
-        }
-        for (i64 t = 0; t < d; ++t) {
-            const double v = wi * double(x[t]);
-            sa[t] -= v;
-            sb[t] += v;
-        }
+        R.add_row(rows[r], -wi, sums + old[r] * X.d);
+        R.add_row(rows[r], wi, sums + new_[r] * X.d);
     }
 }
 

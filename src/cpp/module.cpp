@@ -99,16 +99,23 @@ template <class T, class I> auto& csr_fns() {
 using nb::arg;
 const auto nogil = nb::call_guard<nb::gil_scoped_release>();
 
-// Dense X with its copy of non-zeros (nz_ptr of length 0: none). The offsets are checked
-// (O(n)); the column indices are trusted: the copy is made by copy_nonzeros.
+// CSR offsets of n rows of at most d entries each (O(n)).
+const i64* csr_offsets(const In& ptr, const char* name, i64 n, i64 d) {
+    const i64* p = in<i64>(ptr, name, {n + 1});
+    if (p[0] != 0) throw nb::value_error((std::string(name) + " must start at 0").c_str());
+    for (i64 i = 0; i < n; ++i)
+        if (p[i + 1] < p[i] || p[i + 1] - p[i] > d)
+            throw nb::value_error((std::string(name) + " is not a CSR offset array of X").c_str());
+    return p;
+}
+
+// Dense X with its copy of non-zeros (nz_ptr of length 0: none). The offsets are checked;
+// the column indices are trusted: the copy is made by copy_nonzeros.
 template <class T> Dense<T> dense_nz(const In& X, const In& nz_ptr, const In& nz_idx, const In& nz_val) {
     const i64 n = dim(X, 0), d = dim(X, 1);
     Dense<T> D{in<T>(X, "X", {n, d}), n, d};
     if (dim(nz_ptr, 0) == 0) return D;
-    const i64* ptr = in<i64>(nz_ptr, "nz_ptr", {n + 1});
-    if (ptr[0] != 0) throw nb::value_error("nz_ptr must start at 0");
-    for (i64 i = 0; i < n; ++i)
-        if (ptr[i + 1] < ptr[i] || ptr[i + 1] - ptr[i] > d) throw nb::value_error("nz_ptr is not a CSR offset array of X");
+    const i64* ptr = csr_offsets(nz_ptr, "nz_ptr", n, d);
     D.nz_ptr = ptr;
     D.nz_idx = in<i32>(nz_idx, "nz_idx", {ptr[n]});
     D.nz_val = in<T>(nz_val, "nz_val", {ptr[n]});
@@ -155,11 +162,9 @@ void bind_dense(nb::module_& m) {
         by_float(X, "X", [&](auto t) {
             using T = decltype(t);
             const i64 n = dim(X, 0), d = dim(X, 1);
-            const i64* p = in<i64>(ptr, "ptr", {n + 1});
+            const i64* p = csr_offsets(ptr, "ptr", n, d);
             const Dense<T> D{in<T>(X, "X", {n, d}), n, d};
-            for (i64 i = 0; i < n; ++i)  // each row's count, as copy_nonzeros will find it
-                if (p[i + 1] < p[i] || p[i + 1] - p[i] > d) throw nb::value_error("ptr is not a CSR offset array of X");
-            i64 nnz = p[n];
+            const i64 nnz = p[n];
             if (fns<T>().copy_nonzeros(D, p, out<i32>(idx, "idx", {nnz}), out<T>(val, "val", {nnz})))
                 throw nb::value_error("ptr does not hold the counts of X's non-zeros");
         });

@@ -473,9 +473,12 @@ template <class T> struct Scratch {
     Buf<i64> nnz;
     Buf<const kml::i32*> lidx;
     Buf<const T*> lval;
+    Buf<const T*> dense;  // the full rows of a block, and where they are in it
+    Buf<i64> where;
     Scratch(i64 d, bool keep)
         : cap(d / SPARSE_DEN + 16), kept(keep && SUB * cap * i64(sizeof(kml::i32) + sizeof(T)) <= KEEP_BYTES),
-          ptrs(SUB), idx(kept ? SUB * cap : cap), val(kept ? SUB * cap : cap), nnz(SUB), lidx(SUB), lval(SUB) {}
+          ptrs(SUB), idx(kept ? SUB * cap : cap), val(kept ? SUB * cap : cap), nnz(SUB), lidx(SUB), lval(SUB),
+          dense(SUB), where(SUB) {}
     i64 at(i64 r) const { return kept ? r * cap : 0; }
 };
 
@@ -492,8 +495,6 @@ inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T
         for (i64 r = 0; r < m; ++r) sc.nnz[r] = -1;
         return dense_dots(rows, m, c, d, G);
     }
-    Buf<const T*> dense(m);
-    Buf<i64> where(m);
     i64 n_dense = 0;
     for (i64 r = 0; r < m; ++r) {
         if (!listed) {
@@ -503,8 +504,8 @@ inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T
                                  const_cast<T*>(sc.lval[r]));
         }
         if (sc.nnz[r] < 0) {
-            dense[n_dense] = rows[r];
-            where[n_dense++] = r;
+            sc.dense[n_dense] = rows[r];
+            sc.where[n_dense++] = r;
         } else {
             sparse_row(sc.lidx[r], sc.lval[r], sc.nnz[r], c, G + r * c.k);
         }
@@ -513,8 +514,8 @@ inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T
     if (n_dense == m) return dense_dots(rows, m, c, d, G);
     if (n_dense == 0) return;
     Buf<T> Gd(n_dense * c.k);
-    dense_dots(dense.p, n_dense, c, d, Gd.p);
-    for (i64 q = 0; q < n_dense; ++q) std::memcpy(G + where[q] * c.k, Gd.p + q * c.k, sizeof(T) * c.k);
+    dense_dots(sc.dense.p, n_dense, c, d, Gd.p);
+    for (i64 q = 0; q < n_dense; ++q) std::memcpy(G + sc.where[q] * c.k, Gd.p + q * c.k, sizeof(T) * c.k);
 }
 
 // sum_p val[p] * c[idx[p]] in four interleaved sums, added in a fixed order.
@@ -581,17 +582,20 @@ template <class T> struct DenseRows {
         prefetch(nz_val + nz_ptr[i], nnz * i64(sizeof(T)));
     }
     double exact(i64 i, const T* cj) const { return exact_sq(row(i), cj, d); }
-    // s += wi * x_i; row i was row r of the block the scratch last multiplied: its listed
-    // non-zeros are added alone (the zeros would add exact zeros).
-    void add(i64 i, double wi, double* s, const Scratch<T>& sc, i64 r) const {
-        if (sc.nnz[r] >= 0 && sc.lidx[r]) {
-            const kml::i32* idx = sc.lidx[r];
-            const T* val = sc.lval[r];
-            for (i64 p = 0; p < sc.nnz[r]; ++p) s[idx[p]] += wi * double(val[p]);
-            return;
-        }
+    // s += wi * x_i, through the row's non-zeros alone when they are listed (the zeros
+    // would add exact zeros).
+    static void add_listed(const kml::i32* idx, const T* val, i64 nnz, double wi, double* s) {
+        for (i64 p = 0; p < nnz; ++p) s[idx[p]] += wi * double(val[p]);
+    }
+    void add_row(i64 i, double wi, double* s) const {
+        if (sparse(i)) return add_listed(nz_idx + nz_ptr[i], nz_val + nz_ptr[i], nz_ptr[i + 1] - nz_ptr[i], wi, s);
         const T* xi = row(i);
         for (i64 t = 0; t < d; ++t) s[t] += wi * double(xi[t]);
+    }
+    // The same, row i being row r of the block the scratch last multiplied (its lists).
+    void add(i64 i, double wi, double* s, const Scratch<T>& sc, i64 r) const {
+        if (sc.nnz[r] >= 0 && sc.lidx[r]) return add_listed(sc.lidx[r], sc.lval[r], sc.nnz[r], wi, s);
+        add_row(i, wi, s);
     }
 };
 

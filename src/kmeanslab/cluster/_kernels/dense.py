@@ -7,8 +7,9 @@ on the number of threads.
 
 Dot products are register tiles (4 rows x 2 centres, or 6 rows x 2 vectors of packed
 centres; fused multiply-adds where the CPU has them), or, for a row with at most a third
-non-zeros, products through its non-zeros and the transposed centres; not BLAS: a BLAS call per block was slower, and alternating OpenMP and BLAS
-thread pools costs more than the GEMM itself. The loops themselves are C++ in
+non-zeros, products through its non-zeros and the transposed centres; not BLAS: a BLAS
+call per block was slower, and alternating OpenMP and BLAS thread pools costs more than
+the GEMM itself. The loops themselves are C++ in
 ``src/cpp/`` (``lloyd.hpp``), compiled when the package is installed.
 """
 
