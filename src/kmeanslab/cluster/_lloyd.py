@@ -18,6 +18,10 @@ from ._kernels import bounds as _bk
 AUTO_ELKAN_MIN_K = 16
 # Elkan keeps n x K lower bounds; above this many bytes, Hamerly's one per row is used instead.
 ELKAN_MAX_BYTES = 256 * 2**20
+# Elkan with a byte copy of X reads the copy of non-zeros (when made, for the seeding) in its
+# full passes and moves only while the bounds and both copies take at most this share of
+# X's memory (MNIST: kept at K=100, 167 MB; dropped at K=256, 211 MB beside X's 220 MB).
+ELKAN_COPIES_SHARE = 0.8
 # A step after one that computed more than this share of all distances (Elkan) or
 # fully scanned more than this share of rows (Hamerly) is a full pass.
 REFRESH_ELKAN = 0.1
@@ -74,9 +78,15 @@ class BoundsStep:
         # The kernels read mostly-zero rows (MNIST's) from X's copy of their non-zeros.
         # Elkan's single distances read a byte copy of X when there is one instead (a
         # quarter of the memory traffic, and faster than the copy's gathers: measured on
-        # MNIST), so Elkan makes the copy of non-zeros only when there is none.
+        # MNIST), so Elkan makes the copy of non-zeros only when there is none, and
+        # keeps one already made while memory allows.
         copy = data.byte_copy if kind == "elkan" else None
         self.nz = data.built_nonzeros() if copy is not None else data.nonzeros
+        if copy is not None and self.nz is not None:
+            held = sum(a.nbytes for a in self.nz) + copy[0].nbytes + self.lower.nbytes
+            if held > ELKAN_COPIES_SHARE * data.X.nbytes:
+                data.drop_nonzeros()
+                self.nz = None
         if kind == "elkan":
             self.byte_copy = copy if copy is not None else (
                 np.zeros((0, 0), dtype=np.uint8), data.dtype.type(0), np.zeros(0), np.zeros(0))

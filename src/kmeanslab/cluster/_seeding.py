@@ -35,8 +35,8 @@ def _candidate_sq_dist(data, cand):
         _sk.candidate_sq_dist(X.data, X.indices, X.indptr, data.x_sq, np.ascontiguousarray(cand.T),
                               cand_sq, out)
     else:
-        # X's copy of its non-zeros if the fit has made it (seeding alone does not: Elkan
-        # may want a byte copy instead, and both would cost too much memory)
+        # X's copy of its non-zeros if made (a KMeans fit makes it before seeding;
+        # kmeans_plusplus alone does not: its few passes do not pay for the copy)
         _dk.candidate_sq_dist(data.X, data.x_sq, cand, cand_sq, out, data.built_nonzeros())
     return out
 
