@@ -139,12 +139,12 @@ template <class T> i64 hamerly_assign(const kml::Dense<T>& Xd, const kml::Bounds
         i64 todo[SUB];
         i64 count = 0;
         for (i64 q = 0; q < n_check; ++q) {
-            X.prefetch_row(check[q + 2 < n_check ? q + 2 : n_check - 1]);
             const i64 i = check[q];
-            if (direct && X.sparse(i)) {
+            if (direct && X.sparse(i)) {  // fetched when scanned (see dots)
                 todo[count++] = i;
                 continue;
             }
+            X.prefetch_row(check[q + 2 < n_check ? q + 2 : n_check - 1]);
             const i32 l = a.labels[i];
             double m;
             hamerly_open(a, i, m);
