@@ -109,6 +109,26 @@ def test_bounds_hold_after_a_relocation(kind):
     assert all(r.size == 0 for r in bad.values()), bad
 
 
+@pytest.mark.parametrize("kind", ["hamerly", "elkan"])
+def test_a_step_its_bounds_leave_mostly_open_is_a_full_pass(kind):
+    """After the centres jump, the bounds settle almost nothing: the bounded step is refused
+    before it changes anything (Hamerly: more than FULL_HAMERLY of the rows open; Elkan,
+    right after a full pass: more than FULL_ELKAN of the pairs) and the step is a full pass."""
+    X, C = near_ties(np.float32, seed=3)
+    step = _lloyd.BoundsStep(_engine.Data(X, np.ones(len(X), X.dtype)), len(C), kind)
+    step.step(C)
+    before = {name: getattr(step, name).copy() for name in ("labels", "upper", "lower", "glow", "cum")}
+    rng = np.random.RandomState(3)
+    jumped = (C + 0.5 * np.abs(C).max() * rng.normal(size=C.shape)).astype(X.dtype)
+    assert step._bounded(jumped, _engine.center_sq_norms(jumped), jumped.astype(np.float64)) is False
+    for name, value in before.items():
+        assert np.array_equal(getattr(step, name), value), name
+    stats = step.step(jumped)
+    assert not step.cum.any()  # a full pass zeroes the drift
+    ref.assert_nearest(stats.labels, X, jumped)
+    assert all(rows.size == 0 for rows in ref.bounds_violations(step, X, jumped).values())
+
+
 # -- the near-tie window ------------------------------------------------------------------
 
 def window_case(dtype, multiple, seed=0, d=5):

@@ -61,6 +61,10 @@ template <class T> struct Bounds {  // Hamerly / Elkan state and parameters (see
     double* sums_part; i64 n_slot; bool with_sums;
     // Elkan's byte copy of X (null: none): x'_i = scale * Q[i]
     const std::uint8_t* Q; double scale; const double* q_sq; const double* q_err;
+    // A step whose bounds leave more than this share open does nothing and returns -1
+    // (Hamerly: of the rows; Elkan: of the (row, centre) pairs, estimated on every
+    // SAMPLE_STRIDE-th row; 1 or more: no test).
+    double max_open;
 };
 
 template <class T> struct CsrFns {
@@ -86,7 +90,6 @@ template <class T, class U> struct Fns {
     void (*candidate_sq_dist)(const Dense<T>&, const Candidates<T>&);
     void (*potentials)(const T* dist, i64 n, const i64* cols, i64 m, const T* closest, const double* w, double* pot);
     void (*init_bounds)(const Dense<T>&, const Bounds<T>&);
-    double (*hamerly_share)(i64 n, const Bounds<T>&);
     i64 (*hamerly_assign)(const Dense<T>&, const Bounds<T>&);
     i64 (*elkan_assign)(const Dense<T>&, const Bounds<T>&);
     void (*move_rows)(const Dense<T>&, const double* w, const i64* rows, const i64* old, const i64* new_,

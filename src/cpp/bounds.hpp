@@ -87,17 +87,6 @@ template <class T> inline bool hamerly_open(const kml::Bounds<T>& a, i64 i, doub
     return a.upper[i] + a.cum[l] > m;
 }
 
-// Fraction of rows Hamerly's bounds leave unsettled before any distance is computed.
-template <class T> double hamerly_share(i64 n, const kml::Bounds<T>& a) {
-    i64 count = 0;
-#pragma omp parallel for schedule(static) reduction(+ : count) if (n * 4 >= PARALLEL_WORK)
-    for (i64 i = 0; i < n; ++i) {
-        double m;
-        count += hamerly_open(a, i, m);
-    }
-    return double(count) / double(n > 1 ? n : 1);
-}
-
 // Hamerly's open rows are first re-examined against their own centre alone, unless
 // they are read through their non-zeros and the transposed centres are at most this
 // many bytes wide: a row's product with every centre then costs about what its product
@@ -129,6 +118,7 @@ template <class T> i64 hamerly_assign(const kml::Dense<T>& Xd, const kml::Bounds
         }
     }
     starts[n_sub] = n_open;
+    if (a.max_open < 1 && double(n_open) > a.max_open * double(n)) return -1;  // a full pass is cheaper
     i64 examined = 0;
     const bool direct = c.ct_pad && c.k_pad * i64(sizeof(T)) <= DIRECT_BYTES;
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : examined) if (n_open * d >= PARALLEL_WORK)
@@ -314,8 +304,32 @@ template <class T, class Rows> i64 elkan_with(const DenseRows<T>& X, const Rows&
     return computed;
 }
 
+// Pairs (row, centre) Elkan's bounds leave open, counted on every SAMPLE_STRIDE-th row.
+constexpr i64 SAMPLE_STRIDE = 16;
+template <class T> double elkan_open_share(const kml::Bounds<T>& a, i64 n) {
+    const i64 k = a.k;
+    i64 open = 0, rows = 0;
+    for (i64 i = 0; i < n; i += SAMPLE_STRIDE, ++rows) {
+        const i32 l = a.labels[i];
+        const double u = a.upper[i] + a.cum[l];
+        if (u <= a.half_sep[l]) continue;
+        const T* lo = a.lower + i * k;
+        const double* hc = a.half_cc + i64(l) * k;
+        i64 count = 0;
+#pragma omp simd reduction(+ : count)
+        for (i64 j = 0; j < k; ++j) {
+            double z = double(lo[j]) - a.cum[j];
+            z = z > hc[j] ? z : hc[j];
+            count += u > z;
+        }
+        open += count;
+    }
+    return rows ? double(open) / double(rows * k) : 0.0;
+}
+
 template <class T> i64 elkan_assign(const kml::Dense<T>& Xd, const kml::Bounds<T>& a) {
     const DenseRows<T> X(Xd);
+    if (a.max_open < 1 && elkan_open_share(a, X.n) > a.max_open) return -1;  // a full pass is cheaper
     if (a.Q) return elkan_with(X, ByteRows<T>{X, a}, a);
     return elkan_with(X, FullRows<T>{X, a}, a);
 }

@@ -13,7 +13,7 @@ template <class T, class I> kml::CsrFns<kml::CsrTypes<T, I>> csr_fns() {
 template <class T, class U> kml::Fns<T, U> fns() {
     return {&value_summary<T, U>, &byte_copy<T>,      &row_sq_norms<T>,   &column_sums<T>,
             &lloyd_dense<T>,      &exact_sq_dist<T>,  &candidate_sq_dist<T>, &potentials<T>,
-            &init_bounds<T>,      &hamerly_share<T>,  &hamerly_assign<T>, &elkan_assign<T>,
+            &init_bounds<T>,      &hamerly_assign<T>, &elkan_assign<T>,
             &move_rows<T>,        &l1_assign<T>,      &medians_dense<T>,  &soft_dense<T>,
             &count_nonzeros<T>,   &copy_nonzeros<T>,
             csr_fns<T, i32>(),    csr_fns<T, i64>()};

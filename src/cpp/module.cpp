@@ -337,30 +337,17 @@ void bind_bounds(nb::module_& m) {
         });
     }, nogil);
 
-    m.def("hamerly_share", [](const In& labels, const In& upper, const In& glow, const In& half_sep, const In& cum,
-                              double cum_max) {
-        const i64 n = dim(labels, 0), k = dim(half_sep, 0);
-        Bounds<double> a{};
-        a.labels = const_cast<i32*>(in<i32>(labels, "labels", {n}));
-        check_index(a.labels, n, k, "labels");
-        a.upper = const_cast<double*>(in<double>(upper, "upper", {n}));
-        a.glow = const_cast<double*>(in<double>(glow, "glow", {n}));
-        a.half_sep = in<double>(half_sep, "half_sep", {k});
-        a.cum = in<double>(cum, "cum", {k});
-        a.cum_max = cum_max;
-        return fns<double>().hamerly_share(n, a);
-    }, nogil);
-
     m.def("hamerly_assign", [](const In& X, const In& C, const In& c_sq, const In& x_sq, const In& half_sep,
                                const In& cum, double cum_max, double err, double rel, const Out& labels,
-                               const Out& upper, const Out& glow, const In& nz_ptr, const In& nz_idx,
-                               const In& nz_val) {
+                               const Out& upper, const Out& glow, double max_open, const In& nz_ptr,
+                               const In& nz_idx, const In& nz_val) {
         return by_float(X, "X", [&](auto t) {
             using T = decltype(t);
             const i64 n = dim(X, 0), d = dim(X, 1);
             Bounds<T> a = step_args<T>(C, c_sq, x_sq, half_sep, cum, err, rel, labels, upper, n, d);
             a.cum_max = cum_max;
             a.glow = out<double>(glow, "glow", {n});
+            a.max_open = max_open;
             return fns<T>().hamerly_assign(dense_nz<T>(X, nz_ptr, nz_idx, nz_val), a);
         });
     }, nogil);
@@ -368,7 +355,8 @@ void bind_bounds(nb::module_& m) {
     m.def("elkan_assign", [](const In& X, const In& C, const In& c_sq, const In& x_sq, const In& half_sep,
                              const In& half_cc, const In& cum, double err, double rel, const Out& labels,
                              const Out& upper, const Out& lower, const In& Q, double scale, const In& q_sq,
-                             const In& q_err, const In& nz_ptr, const In& nz_idx, const In& nz_val) {
+                             const In& q_err, double max_open, const In& nz_ptr, const In& nz_idx,
+                             const In& nz_val) {
         return by_float(X, "X", [&](auto t) {
             using T = decltype(t);
             const i64 n = dim(X, 0), d = dim(X, 1), k = dim(C, 0);
@@ -381,6 +369,7 @@ void bind_bounds(nb::module_& m) {
                 a.q_sq = in<double>(q_sq, "q_sq", {n});
                 a.q_err = in<double>(q_err, "q_err", {n});
             }
+            a.max_open = max_open;
             return fns<T>().elkan_assign(dense_nz<T>(X, nz_ptr, nz_idx, nz_val), a);
         });
     }, nogil);

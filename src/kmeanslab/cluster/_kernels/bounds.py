@@ -37,20 +37,21 @@ def init_bounds(X, w, C, c_sq, x_sq, err, rel, labels, upper, lower, glow, sums_
                       labels, upper, lower, glow, sums_part, *nz_args(nz, X))
 
 
-def hamerly_share(labels, upper, glow, half_sep, cum, cum_max):
-    """Fraction of rows Hamerly's bounds leave unsettled before any distance is computed."""
-    return _core.hamerly_share(labels, upper, glow, f64(half_sep), f64(cum), float(cum_max))
-
-
-def hamerly_assign(X, C, c_sq, x_sq, half_sep, cum, cum_max, err, rel, labels, upper, glow, nz=None):
-    """One Hamerly step: ``glow`` is the only lower bound. Returns the rows fully scanned."""
+def hamerly_assign(X, C, c_sq, x_sq, half_sep, cum, cum_max, err, rel, labels, upper, glow, nz=None,
+                   max_open=1.0):
+    """One Hamerly step: ``glow`` is the only lower bound. Returns the rows fully scanned,
+    or -1, having changed nothing, when the bounds leave more than ``max_open`` of the rows
+    open (below 1)."""
     return _core.hamerly_assign(X, like(C, X), like(c_sq, X), like(x_sq, X), f64(half_sep), f64(cum),
-                                float(cum_max), float(err), float(rel), labels, upper, glow, *nz_args(nz, X))
+                                float(cum_max), float(err), float(rel), labels, upper, glow, float(max_open),
+                                *nz_args(nz, X))
 
 
 def elkan_assign(X, C, c_sq, x_sq, half_sep, half_cc, cum, err, rel, labels, upper, lower, Q, scale,
-                 q_sq, q_err, nz=None):
-    """One Elkan step; ``lower`` (n, K) relative to ``cum``. Returns distances computed.
+                 q_sq, q_err, nz=None, max_open=1.0):
+    """One Elkan step; ``lower`` (n, K) relative to ``cum``. Returns distances computed, or
+    -1, having changed nothing, when the bounds leave more than ``max_open`` (below 1) of
+    the (row, centre) pairs open, as counted on every 16th row.
 
     With a byte copy ``Q`` of X (``Q`` of shape (0, 0) for none), distances are those of
     x' = scale * Q[i], of squared norm ``q_sq[i]`` and at most ``q_err[i]`` from x_i:
@@ -59,7 +60,8 @@ def elkan_assign(X, C, c_sq, x_sq, half_sep, half_cc, cum, err, rel, labels, upp
     """
     return _core.elkan_assign(X, like(C, X), like(c_sq, X), like(x_sq, X), f64(half_sep), f64(half_cc),
                               f64(cum), float(err), float(rel), labels, upper, lower,
-                              np.ascontiguousarray(Q), float(scale), f64(q_sq), f64(q_err), *nz_args(nz, X))
+                              np.ascontiguousarray(Q), float(scale), f64(q_sq), f64(q_err), float(max_open),
+                              *nz_args(nz, X))
 
 
 def half_center_distances(C):
