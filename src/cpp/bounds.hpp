@@ -91,12 +91,13 @@ template <class T> inline bool hamerly_open(const kml::Bounds<T>& a, i64 i, doub
 // they are read through their non-zeros and the transposed centres are at most this
 // many bytes wide: a row's product with every centre then costs about what its product
 // with one costs (a scalar gather per non-zero), so the open rows are scanned at once.
-// On MNIST this made Hamerly steps 30 % faster at K=10, 40 % at K=40, 10 % at K=100;
-// even at K=256.
+// On MNIST this made Hamerly steps 30 % faster at K=10, 40 % at K=40, 10 % at K=100,
+// and changed nothing at K=256.
 constexpr i64 DIRECT_BYTES = 512;
 
 // One Hamerly step: glow is the only lower bound. The bound test is one cheap pass on
-// the calling thread; the rows it leaves open are then visited block by block (their own
+// the calling thread (the step stops there when it leaves more than max_open of the rows
+// open); the rows it leaves open are then visited block by block (their own
 // centre first, prefetched two rows ahead, unless scanned at once as above; the rows
 // still open scanned together with the tiles), on several threads only when they are
 // many: late in a fit a handful of rows is cheaper than waking a team. Returns the rows

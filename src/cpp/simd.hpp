@@ -458,6 +458,8 @@ template <class T> inline void dense_dots(const T* const* rows, i64 m, const kml
     else tile_dots(rows, m, c.C, c.k, d, G);
 }
 
+constexpr i64 LIST_AHEAD = 2;
+
 // One thread's scratch for the products of a block of at most SUB rows: row pointers,
 // and each row's non-zeros for the sums: nnz[r] of them (-1: a full row, multiplied in
 // tiles) at lidx[r] / lval[r] (null when not kept). Lists found in X are kept when asked
@@ -487,9 +489,9 @@ template <class T> struct Scratch {
 // products when the centres are packed, inner products otherwise). A product's path
 // depends on its row only; the tiles' rounding, on which rows share them (see above).
 // listed: the caller has set every row's nnz / lidx / lval (from X's copy of its
-// non-zeros); else the non-zeros are found here.
-constexpr i64 LIST_AHEAD = 2;
-
+// non-zeros); else the non-zeros are found here. Listed rows may lie anywhere in the copy
+// (Hamerly's open rows): their lists are fetched LIST_AHEAD rows ahead (MNIST, K=10:
+// Hamerly steps 20-28 % faster).
 template <class T>
 inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T* G, Scratch<T>& sc,
                  bool listed = false) {
@@ -499,8 +501,6 @@ inline void dots(const T* const* rows, i64 m, const kml::Centres<T>& c, i64 d, T
     }
     i64 n_dense = 0;
     for (i64 r = 0; r < m; ++r) {
-        // Listed rows may lie anywhere in the copy (Hamerly's open rows): their lists are
-        // fetched LIST_AHEAD rows ahead (MNIST, K=10: Hamerly steps 20-28 % faster).
         const i64 ahead = r + LIST_AHEAD;
         if (listed && ahead < m && sc.nnz[ahead] > 0) {
             prefetch(sc.lidx[ahead], sc.nnz[ahead] * i64(sizeof(kml::i32)));

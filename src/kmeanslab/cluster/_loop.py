@@ -104,8 +104,9 @@ def run(method, backend, centers, max_iter, tol, say=None):
         shift = center_shift(new, centers)
         if shift > tol and method.settles:
             skip = np.concatenate([m[1:] for m in moves if m is not None], axis=None) if moves else []
-            new = settle(method, backend, stats, centers, new, it, skip)
-            shift = center_shift(new, centers)
+            settled = settle(method, backend, stats, centers, new, it, skip)
+            if settled is not new:
+                new, shift = settled, center_shift(settled, centers)
         centers = new
         say.iteration(it, history[-1])
         if (method.strict and digests_old == stats.digests

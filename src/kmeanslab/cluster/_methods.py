@@ -30,6 +30,8 @@ class Partial:
 
 
 def combine(*parts):
+    if len(parts) == 1:  # nothing to add (one block in process): the part is a fresh result
+        return parts[0]
     sums = None if parts[0].sums is None else parts[0].sums.copy()
     weights = parts[0].weights.copy()
     for p in parts[1:]:
