@@ -175,6 +175,22 @@ def test_choose_algorithm(monkeypatch):
     assert _lloyd.choose_algorithm("elkan", dense, 256) == "hamerly"
 
 
+def test_auto_stays_hamerly_longer_on_mostly_zero_rows():
+    """Rows read from X's copy of their non-zeros make Hamerly's scans cheap: "auto" keeps
+    it up to AUTO_ELKAN_MIN_K_NONZEROS centres there, and not on full rows."""
+    rng = np.random.RandomState(0)
+    full = rng.uniform(1, 2, size=(200, 40))
+    mostly_zero = np.where(rng.uniform(size=full.shape) < 0.9, 0.0, full)
+    k = _lloyd.AUTO_ELKAN_MIN_K
+    assert _lloyd.AUTO_ELKAN_MIN_K < _lloyd.AUTO_ELKAN_MIN_K_NONZEROS
+    for X, below in ((full, "elkan"), (mostly_zero, "hamerly")):
+        data = _engine.Data(X, np.ones(len(X)))
+        assert (data.nonzeros is not None) == (below == "hamerly")
+        assert _lloyd.choose_algorithm("auto", data, k - 1) == "hamerly"
+        assert _lloyd.choose_algorithm("auto", data, k) == below
+        assert _lloyd.choose_algorithm("auto", data, _lloyd.AUTO_ELKAN_MIN_K_NONZEROS) == "elkan"
+
+
 # -- k-means|| ------------------------------------------------------------------------------
 
 def seed_sse(X, centers):

@@ -327,7 +327,8 @@ class KMeans(_BaseKMeans):
         All give the labels of Lloyd's algorithm. "hamerly" (one lower bound per row)
         and "elkan" (one per row and centre) skip distance computations with the
         triangle inequality once points settle; "auto" picks Hamerly below 16 centres
-        and Elkan from there (Hamerly when Elkan's bounds would exceed 256 MB).
+        (below 64 when most rows are mostly zero, as MNIST's) and Elkan from there
+        (Hamerly when Elkan's bounds would exceed 256 MB).
         Sparse input always runs plain Lloyd; on Dask, bounds need the blocks kept on
         the workers (they are when they fit in a quarter of their memory).
     backend : {"auto", "local", "dask"}, default="auto"

@@ -13,9 +13,14 @@ import numpy as np
 from . import _engine
 from ._kernels import bounds as _bk
 
-# "auto": Elkan from this many centres, Hamerly below (MNIST, 3 seeds: Hamerly 4 % faster
-# at K=12, Elkan 20 % faster at K=16 and 8-18 % at K=20-32).
+# "auto": Elkan from this many centres, Hamerly below (MNIST, 3 seeds, before the copy of
+# non-zeros: Hamerly 4 % faster at K=12, Elkan 20 % faster at K=16 and 8-18 % at K=20-32).
 AUTO_ELKAN_MIN_K = 16
+# The same when the rows are read from X's copy of their non-zeros, where Hamerly scans
+# its open rows at once (bounds.hpp, DIRECT_BYTES). MNIST-70k fits, seeds 0-2, Hamerly /
+# Elkan: K=16 0.55 / 0.81-0.93 s, K=24 0.94-0.99 / 1.7-1.9 s, K=40 1.4-1.7 / 2.5 s,
+# K=50 2.6 / 3.8 s, K=64 2.1-2.3 / 2.0 s, K=100 3.2-3.7 / 2.5-2.7 s.
+AUTO_ELKAN_MIN_K_NONZEROS = 64
 # Elkan keeps n x K lower bounds; above this many bytes, Hamerly's one per row is used instead.
 ELKAN_MAX_BYTES = 256 * 2**20
 # Elkan with a byte copy of X reads the copy of non-zeros (when made, for the seeding) in its
@@ -39,7 +44,8 @@ def choose_algorithm(algorithm, data, k):
     if algorithm == "lloyd" or data.sparse or k == 1:
         return "lloyd"
     if algorithm == "auto":
-        algorithm = "hamerly" if k < AUTO_ELKAN_MIN_K else "elkan"
+        few = k < AUTO_ELKAN_MIN_K or (k < AUTO_ELKAN_MIN_K_NONZEROS and data.nonzeros is not None)
+        algorithm = "hamerly" if few else "elkan"
     if algorithm == "elkan" and data.n * k * data.dtype.itemsize > ELKAN_MAX_BYTES:
         algorithm = "hamerly"
     return algorithm
