@@ -112,9 +112,10 @@ FIRST_SECOND = ("import time;from kmeanslab import KMeans;from kmeanslab.dataset
 
 
 def process_rows(repeat):
-    """Import times (interleaved, medians) and the first fit of a new process vs its second."""
+    """Import times (interleaved, medians of at least 8: one import varies by 0.5 s here)
+    and the first fit of a new process vs its second."""
     times = {name: [] for name in IMPORTS}
-    for _ in range(repeat):
+    for _ in range(max(repeat, 8)):
         for name, stmt in IMPORTS.items():
             times[name].append(subprocess_seconds(f"import time;t=time.perf_counter();{stmt};"
                                                   "print(time.perf_counter()-t)"))
