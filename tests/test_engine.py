@@ -7,7 +7,7 @@ from sklearn.datasets import make_blobs
 from threadpoolctl import threadpool_limits
 
 from kmeanslab import KMeans
-from kmeanslab.cluster import _engine, _lloyd
+from kmeanslab.cluster import _engine, _lloyd, _seeding
 from kmeanslab.cluster._seeding import init_centers
 from kmeanslab.cluster.backends import LocalBackend
 
@@ -189,6 +189,46 @@ def test_auto_stays_hamerly_longer_on_mostly_zero_rows():
         assert _lloyd.choose_algorithm("auto", data, k - 1) == "hamerly"
         assert _lloyd.choose_algorithm("auto", data, k) == below
         assert _lloyd.choose_algorithm("auto", data, _lloyd.AUTO_ELKAN_MIN_K_NONZEROS) == "elkan"
+
+
+
+def byte_level_mostly_zero(n=600, d=64, seed=0):
+    """Rows on MNIST's grid (bytes / 255), four in five values zero."""
+    rng = np.random.RandomState(seed)
+    Q = rng.randint(1, 256, size=(n, d)) * (rng.uniform(size=(n, d)) < 0.2)
+    return (Q / 255).astype(np.float32)
+
+
+def test_seeding_reads_the_copy_of_nonzeros_to_the_same_draws():
+    """A KMeans fit makes X's copy of non-zeros before k-means++; the candidates' distances
+    through it are the same bits as without it, so the same seed draws the same rows."""
+    X = byte_level_mostly_zero()
+    plain, copied = (_engine.Data(X, np.ones(len(X), X.dtype)) for _ in range(2))
+    assert copied.nonzeros is not None and plain.built_nonzeros() is None
+    for k in (5, 40):
+        a = _seeding._kmeans_plusplus(plain, k, np.random.RandomState(k))[1]
+        b = _seeding._kmeans_plusplus(copied, k, np.random.RandomState(k))[1]
+        np.testing.assert_array_equal(a, b)
+    rows = _seeding._kmeans_plusplus(plain, 5, np.random.RandomState(5))[1]
+    fitted = KMeans(5, n_init=1, random_state=5, algorithm="hamerly").fit(X)
+    from_rows = KMeans(5, n_init=1, init=X[rows], algorithm="hamerly").fit(X)
+    np.testing.assert_array_equal(fitted.cluster_centers_, from_rows.cluster_centers_)
+
+
+def test_elkan_keeps_the_copy_of_nonzeros_only_while_memory_allows(monkeypatch):
+    """Beside its byte copy and n x K bounds, Elkan keeps X's copy of non-zeros while they take
+    at most ELKAN_COPIES_SHARE of X's memory, and frees it past that."""
+    X = byte_level_mostly_zero()
+    for share, kept in ((10.0, True), (0.1, False)):
+        monkeypatch.setattr(_lloyd, "ELKAN_COPIES_SHARE", share)
+        data = _engine.Data(X, np.ones(len(X), X.dtype))
+        data.nonzeros
+        assert data.byte_copy is not None
+        step = _lloyd.BoundsStep(data, 8, "elkan")
+        assert (data.built_nonzeros() is not None) == kept
+        assert (step.nz is not None) == kept
+        exact = ((X[:, None, :].astype(np.float64) - X[None, :8]) ** 2).sum(axis=2)
+        np.testing.assert_array_equal(step.step(X[:8].copy()).labels, exact.argmin(axis=1))
 
 
 # -- k-means|| ------------------------------------------------------------------------------
