@@ -111,6 +111,7 @@ class BoundsStep:
         self.cum[:] = 0
         self.cum_max = 0.0
         self.scanned = 0  # the step after a full pass uses the bounds
+        self.after_full = True  # (Elkan's next step first counts the pairs they leave open)
 
     def _refresh_due(self):
         """Whether the last step computed so many distances that a full pass is cheaper.
@@ -142,10 +143,10 @@ class BoundsStep:
         else:
             scanned = _bk.elkan_assign(d.X, centers, c_sq, d.x_sq, half_sep, half_cc, cum, self.err,
                                        self.rel, self.labels, self.upper, self.lower, *self.byte_copy,
-                                       self.nz, max_open=FULL_ELKAN if self.scanned == 0 else 1.0)
+                                       self.nz, max_open=FULL_ELKAN if self.after_full else 1.0)
         if scanned < 0:
             return False
-        self.cum, self.cum_max, self.scanned = cum, cum_max, scanned
+        self.cum, self.cum_max, self.scanned, self.after_full = cum, cum_max, scanned, False
         return True
 
     def step(self, centers):
