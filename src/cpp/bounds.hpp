@@ -206,6 +206,27 @@ inline i64 nearest_recorded(const DenseRows<T>& X, i64 i, const T* C, const i64*
     return best_r;
 }
 
+// Elkan's marks of row i: rm[j] = 1 for each centre j its bounds do not rule out (none
+// when the upper bound is within half the separation of its centre). Returns their count.
+template <class T> inline i64 elkan_marks(const kml::Bounds<T>& a, i64 i, std::uint8_t* rm) {
+    const i64 k = a.k;
+    const i32 l = a.labels[i];
+    const double u = a.upper[i] + a.cum[l];
+    if (u <= a.half_sep[l]) return 0;
+    const T* lo = a.lower + i * k;
+    const double* hc = a.half_cc + i64(l) * k;  // half_cc[l, l] is +inf: l is never marked
+    int n_marked = 0;
+#pragma omp simd reduction(+ : n_marked)
+    for (i64 j = 0; j < k; ++j) {
+        double z = double(lo[j]) - a.cum[j];
+        z = z > hc[j] ? z : hc[j];
+        std::uint8_t o = u > z;
+        rm[j] = o;
+        n_marked += o;
+    }
+    return n_marked;
+}
+
 // One Elkan step; lower (n, K) relative to cum. Returns the distances computed.
 //
 // A branch-free (vectorised) pass marks, a byte per centre, the centres the bounds do
@@ -225,23 +246,9 @@ template <class T, class Rows> i64 elkan_with(const DenseRows<T>& X, const Rows&
         i64 open_rows[SUB + 2];
         i64 n_open = 0;
         for (i64 i = start; i < end; ++i) {
-            const i32 l = a.labels[i];
-            const double u = a.upper[i] + a.cum[l];
-            if (u <= a.half_sep[l]) continue;
             std::uint8_t* rm = marks.p + (i - start) * 8 * n_words;
-            const T* lo = a.lower + i * k;
-            const double* hc = a.half_cc + i64(l) * k;  // half_cc[l, l] is +inf: l is never marked
-            int n_marked = 0;
-#pragma omp simd reduction(+ : n_marked)
-            for (i64 j = 0; j < k; ++j) {
-                double z = double(lo[j]) - a.cum[j];
-                z = z > hc[j] ? z : hc[j];
-                std::uint8_t o = u > z;
-                rm[j] = o;
-                n_marked += o;
-            }
+            if (elkan_marks(a, i, rm) > 0) open_rows[n_open++] = i;
             for (i64 j = k; j < 8 * n_words; ++j) rm[j] = 0;
-            if (n_marked > 0) open_rows[n_open++] = i;
         }
         if (n_open == 0) continue;
         open_rows[n_open] = open_rows[n_open + 1] = open_rows[n_open - 1];
@@ -308,24 +315,10 @@ template <class T, class Rows> i64 elkan_with(const DenseRows<T>& X, const Rows&
 // Pairs (row, centre) Elkan's bounds leave open, counted on every SAMPLE_STRIDE-th row.
 constexpr i64 SAMPLE_STRIDE = 16;
 template <class T> double elkan_open_share(const kml::Bounds<T>& a, i64 n) {
-    const i64 k = a.k;
+    Buf<std::uint8_t> rm(a.k);
     i64 open = 0, rows = 0;
-    for (i64 i = 0; i < n; i += SAMPLE_STRIDE, ++rows) {
-        const i32 l = a.labels[i];
-        const double u = a.upper[i] + a.cum[l];
-        if (u <= a.half_sep[l]) continue;
-        const T* lo = a.lower + i * k;
-        const double* hc = a.half_cc + i64(l) * k;
-        i64 count = 0;
-#pragma omp simd reduction(+ : count)
-        for (i64 j = 0; j < k; ++j) {
-            double z = double(lo[j]) - a.cum[j];
-            z = z > hc[j] ? z : hc[j];
-            count += u > z;
-        }
-        open += count;
-    }
-    return rows ? double(open) / double(rows * k) : 0.0;
+    for (i64 i = 0; i < n; i += SAMPLE_STRIDE, ++rows) open += elkan_marks(a, i, rm.p);
+    return rows ? double(open) / double(rows * a.k) : 0.0;
 }
 
 template <class T> i64 elkan_assign(const kml::Dense<T>& Xd, const kml::Bounds<T>& a) {

@@ -572,12 +572,8 @@ template <class T> struct DenseRows {
     }
     void range_dots(i64 start, i64 end, const kml::Centres<T>& c, T* G, Scratch<T>& sc) const {
         i64 rows_i[SUB];
-        for (i64 i = start; i < end; ++i) {
-            sc.ptrs[i - start] = row(i);
-            rows_i[i - start] = i;
-        }
-        if (nz_ptr) return listed_dots(c, end - start, G, sc, rows_i);
-        dots(sc.ptrs.p, end - start, c, d, G, sc);
+        for (i64 i = start; i < end; ++i) rows_i[i - start] = i;
+        block_dots(rows_i, end - start, c, G, sc);
     }
     // x_i . cj (through the copy's non-zeros for a mostly-zero row).
     T dot_row(i64 i, const T* cj) const {
